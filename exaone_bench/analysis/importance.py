@@ -1,0 +1,144 @@
+"""Importance scores: one number per layer, head, channel or token; higher means more important.
+
+Scores are separate from cutting: a strategy asks for a score by name and removes the lowest.
+All scores run on a fixed calibration batch of token ids (no padding), in eval mode, fp32.
+- block_influence: 1 - cos(input, output) of each decoder layer (ShortGPT, Men et al. 2024).
+- angular_distance: arccos(cos(h_l, h_{l+n})) / pi for each block of n layers (Gromov et al. 2024).
+- head_importance: |dL/d mask| of a per-head gate on the attention output (Michel et al. 2019).
+- mlp_channel_importance: mean |activation into down_proj| x ||down_proj column|| per channel.
+- hidden_channel_importance: mean |residual stream| over layers x ||embedding column||.
+- token_frequency: how often each token id occurs in the tokenised dataset texts.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import Callable
+
+import torch
+
+from ..models.architecture import backbone, decoder_layers, head_dim
+
+
+@contextlib.contextmanager
+def _hooks(handles: list):
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _layer_io(model, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(input, output) hidden states of every decoder layer on the calibration batch."""
+    io = []
+
+    def grab(module, args, kwargs, output):
+        hidden_in = args[0] if args else kwargs["hidden_states"]
+        hidden_out = output[0] if isinstance(output, tuple) else output
+        io.append((hidden_in.detach().float(), hidden_out.detach().float()))
+
+    layers = decoder_layers(model)
+    with _hooks([l.register_forward_hook(grab, with_kwargs=True) for l in layers]), torch.no_grad():
+        model.eval()
+        backbone(model)(input_ids=input_ids)
+    return io
+
+
+def _mean_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cosine_similarity(a, b, dim=-1).mean()
+
+
+def block_influence(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """Per layer: 1 - mean cosine similarity between the layer's input and output hidden states."""
+    return torch.stack([1 - _mean_cos(h_in, h_out) for h_in, h_out in _layer_io(model, input_ids)])
+
+
+def angular_distance(model, input_ids: torch.Tensor, n: int = 1) -> torch.Tensor:
+    """Per start index l: angular distance between the input of layer l and the output of l+n-1."""
+    io = _layer_io(model, input_ids)
+    return torch.stack([
+        torch.arccos(_mean_cos(io[l][0], io[l + n - 1][1]).clamp(-1, 1)) / torch.pi
+        for l in range(len(io) - n + 1)
+    ])
+
+
+def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """(layers, heads): |dLoss/dGate| of a gate multiplying each head's output before o_proj."""
+    cfg = model.config
+    n_heads, hd = cfg.num_attention_heads, head_dim(cfg)
+    gates = [torch.ones(n_heads, requires_grad=True) for _ in decoder_layers(model)]
+
+    def gate(g):
+        def pre(module, args):
+            x = args[0]
+            return (x * g.repeat_interleave(hd).to(x.dtype),)
+        return pre
+
+    handles = [l.self_attn.o_proj.register_forward_pre_hook(gate(g)) for l, g in zip(decoder_layers(model), gates)]
+    with _hooks(handles):
+        model.eval()
+        loss = model(input_ids=input_ids, labels=input_ids).loss
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return torch.stack([g.grad.abs() for g in gates])
+
+
+def mlp_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """(layers, intermediate): mean |activation| entering down_proj x L2 norm of its weight column."""
+    acts = []
+
+    def grab(module, args):
+        acts.append(args[0].detach().float().abs().flatten(0, -2).mean(0))
+
+    layers = decoder_layers(model)
+    with _hooks([l.mlp.down_proj.register_forward_pre_hook(grab) for l in layers]), torch.no_grad():
+        model.eval()
+        backbone(model)(input_ids=input_ids)
+    norms = torch.stack([l.mlp.down_proj.weight.detach().float().norm(dim=0) for l in layers])
+    return torch.stack(acts) * norms
+
+
+def hidden_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """(hidden,): mean |residual-stream value| over all layer outputs x embedding column norm."""
+    io = _layer_io(model, input_ids)
+    magnitude = torch.stack([h_out.abs().flatten(0, -2).mean(0) for _, h_out in io]).mean(0)
+    return magnitude * backbone(model).embed_tokens.weight.detach().float().norm(dim=0)
+
+
+def token_frequency(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:
+    """(vocab,): occurrences of each token id when `texts` are tokenised without special tokens."""
+    counts = Counter()
+    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        counts.update(ids)
+    freq = torch.zeros(vocab_size, dtype=torch.long)
+    for i, c in counts.items():
+        freq[i] = c
+    return freq
+
+
+# Name -> (unit the score ranks, function). Strategies accept `by: <name>` for their unit.
+SCORES: dict[str, tuple[str, Callable]] = {
+    "block_influence": ("layer", block_influence),
+    "angular_distance": ("layer_block", angular_distance),
+    "head_importance": ("head", head_importance),
+    "mlp_channel_importance": ("mlp_channel", mlp_channel_importance),
+    "hidden_channel_importance": ("hidden_channel", hidden_channel_importance),
+    "token_frequency": ("token", token_frequency),
+}
+
+
+def calibration_batch(tokenizer, texts: list[str], n: int, seq_len: int = 64, seed: int = 0) -> torch.Tensor:
+    """(n, seq_len) token blocks cut from an EOS-joined stream of `texts` shuffled by `seed`."""
+    order = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed)).tolist()
+    stream: list[int] = []
+    eos = tokenizer.eos_token_id
+    for i in order:
+        stream.extend(tokenizer(texts[i], add_special_tokens=False)["input_ids"])
+        if eos is not None:
+            stream.append(eos)
+        if len(stream) >= n * seq_len:
+            break
+    if len(stream) < n * seq_len:
+        raise ValueError(f"calibration needs {n * seq_len} tokens, the texts give {len(stream)}")
+    return torch.tensor(stream[: n * seq_len]).view(n, seq_len)

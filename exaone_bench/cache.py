@@ -1,0 +1,64 @@
+"""On-disk cache primitives: content hashes, checksums and atomic directory writes."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so large checkpoints never sit in memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Short hash of a JSON-able object with sorted keys: the key of every cache entry."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp dir beside `final`; rename it into place only if the block succeeds.
+
+    An interrupted build leaves at most a stray `.tmp-*` folder, never a half-written `final`.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_checksums(directory: Path, names: list[str], out: str = "checksums.json") -> dict[str, str]:
+    """Record the sha256 of each named file in `directory/out` and return the mapping."""
+    sums = {name: sha256_file(directory / name) for name in names}
+    (directory / out).write_text(json.dumps(sums, indent=2, sort_keys=True) + "\n")
+    return sums
+
+
+def verify_checksums(directory: Path, out: str = "checksums.json") -> bool:
+    """True when every file listed in `directory/out` exists with the recorded sha256."""
+    listing = directory / out
+    if not listing.is_file():
+        return False
+    try:
+        sums = json.loads(listing.read_text())
+    except json.JSONDecodeError:
+        return False
+    return all((directory / n).is_file() and sha256_file(directory / n) == s for n, s in sums.items())

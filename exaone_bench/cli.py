@@ -1,0 +1,65 @@
+"""`exaone-bench` command line: data, reference (analyze, compress and report join as they land)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def cmd_data(args) -> int:
+    from .data import DataSpec, prepare, split_meta
+
+    spec = DataSpec(source=args.source, seed=args.seed)
+    t0 = time.perf_counter()
+    out = prepare(spec)
+    meta = split_meta(spec)
+    print(f"split written to {out} ({time.perf_counter() - t0:.1f}s); {meta['rows']} unique texts")
+    for name, counts in meta["counts"].items():
+        print(f"  {name:<10} {sum(counts.values()):>6}  " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_reference(args) -> int:
+    from .reference import DEFAULT, MICRO, cached_meta, ensure_reference
+
+    recipe = MICRO if args.micro else DEFAULT
+    t0 = time.perf_counter()
+    out = ensure_reference(recipe, rebuild=args.rebuild)
+    meta = cached_meta(recipe)
+    val = meta["validation"]
+    print(f"{recipe.name} ready at {out} ({time.perf_counter() - t0:.1f}s; recipe {meta['recipe_hash']})")
+    print(f"  parameters {meta['parameters']:,}; pretraining {meta['seconds']['pretraining']}s "
+          f"at {meta['tokens_per_second']:,} tokens/s")
+    for name, v in val.items():
+        print(f"  {name}: LM loss {v['lm_loss']:.3f} nats vs unigram {v['unigram_loss']:.3f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exaone-bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="fetch + verify + split the dataset; print split sizes")
+    p.add_argument("--source", default="rotten_tomatoes", help="rotten_tomatoes or a local .csv/.jsonl")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("reference", help="build/pretrain exaone-tiny into data/models/exaone-tiny")
+    p.add_argument("--rebuild", action="store_true", help="ignore the cache and rebuild from the recipe")
+    p.add_argument("--micro", action="store_true", help="the seconds-long micro recipe (smoke test)")
+    p.set_defaults(func=cmd_reference)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:  # our DataError/SourceError/SpecError: a message, not a traceback
+        print(f"exaone-bench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

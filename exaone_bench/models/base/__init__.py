@@ -1,0 +1,71 @@
+"""Loading the reference model from a hub id, a local directory or a built-in name.
+
+Every source ends in the same `from_pretrained` call; a built-in name is a local directory that
+this project builds (exaone-tiny), so the hub path and the embedded default share one code path.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILTIN_NAMES = ("exaone-tiny",)
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+ACCEPTED = (
+    "a built-in name (" + ", ".join(BUILTIN_NAMES) + "), a local directory holding config.json, "
+    "or a hub id such as LGAI-EXAONE/EXAONE-4.0-1.2B"
+)
+
+
+class SourceError(ValueError):
+    """A model source that cannot be resolved; the message lists what is accepted."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved model source: what the user wrote and what `from_pretrained` receives."""
+
+    name: str
+    kind: str            # "builtin" | "local" | "hub"
+    location: str        # directory path or hub id
+
+
+def resolve(source: str | Path, build: bool = True) -> Source:
+    """Turn a user-given source into a loadable location, building exaone-tiny if needed."""
+    text = str(source)
+    if text in BUILTIN_NAMES:
+        from ..reference import DEFAULT, ensure_reference, reference_dir
+
+        path = ensure_reference(DEFAULT) if build else reference_dir(DEFAULT)
+        return Source(text, "builtin", str(path))
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise SourceError(f"model source '{text}': directory has no config.json; accepted: {ACCEPTED}")
+        return Source(text, "local", str(path.resolve()))
+    if path.exists():
+        raise SourceError(f"model source '{text}' is a file, not a model directory; accepted: {ACCEPTED}")
+    if HUB_ID.match(text) and not text.startswith((".", "/", "~")):
+        return Source(text, "hub", text)
+    raise SourceError(f"unknown model source '{text}'; accepted: {ACCEPTED}")
+
+
+def load_model(source: str | Path, *, dtype: str = "float32", device: str = "cpu",
+               trust_remote_code: bool = False, revision: str | None = None):
+    """(model, tokenizer, Source) for any accepted source, through `from_pretrained`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = resolve(source)
+    kwargs = {"trust_remote_code": trust_remote_code, "revision": revision}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(src.location, dtype=getattr(torch, dtype), **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(src.location, **kwargs)
+    except OSError as e:
+        if src.kind == "hub":
+            raise SourceError(
+                f"cannot fetch '{src.location}' from the Hugging Face hub ({e.__class__.__name__}: {e}). "
+                "Without network access, download it elsewhere and pass the local directory instead."
+            ) from e
+        raise
+    return model.to(device).eval(), tokenizer, src

@@ -1,0 +1,63 @@
+"""The strategy registry: apply a `compression:` block, record what was removed, replay it.
+
+A `compression:` block maps strategy names to their specs, e.g. `{drop_layers: [6, 7]}`;
+only experiments/final.yaml combines several (applied in the order written). Each strategy
+validates its spec completely before it touches a weight, so a bad spec leaves the model as it was.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ...spec import SpecError
+from ..architecture import check_supported
+from . import drop_layers, prune_heads, reduce_hidden_dim, reduce_mlp, trim_vocab
+from .calibration import Calibration
+from .surgery import shape_summary, sync_config
+
+STRATEGIES = {m.NAME: m for m in (drop_layers, prune_heads, reduce_mlp, reduce_hidden_dim, trim_vocab)}
+
+
+def _strategy(name: str, where: str):
+    if name not in STRATEGIES:
+        raise SpecError(f"{where}: unknown strategy '{name}'; choose one of {list(STRATEGIES)}")
+    return STRATEGIES[name]
+
+
+def apply_one(model, name: str, spec: Any, calib: Calibration | None = None, where: str = "compression") -> dict:
+    """Validate, score, cut and re-derive the config for one strategy; return its removal record."""
+    where = f"{where}.{name}"
+    strategy = _strategy(name, where)
+    check_supported(model)
+    calib = calib if calib is not None else Calibration()
+    record = {"strategy": name, "spec": copy.deepcopy(spec), "before": shape_summary(model)}
+    record.update(strategy.plan(model, spec, calib, where))
+    strategy.cut(model, record, calib)
+    sync_config(model)
+    record["after"] = shape_summary(model)
+    return record
+
+
+def apply(model, compression: dict, calib: Calibration | None = None, where: str = "compression") -> list[dict]:
+    """Apply every strategy of a `compression:` block in order; the records are plain data."""
+    if not isinstance(compression, dict) or not compression:
+        raise SpecError(f"{where}: expected a mapping of strategy -> spec, got {compression!r}")
+    for name in compression:
+        _strategy(name, f"{where}.{name}")
+    calib = calib if calib is not None else Calibration()
+    return [apply_one(model, name, spec, calib, where) for name, spec in compression.items()]
+
+
+def replay(model, removed: list[dict], calib: Calibration | None = None) -> None:
+    """Rebuild a variant from the base model and its removal records: no scoring, same cuts."""
+    calib = calib if calib is not None else Calibration()
+    for record in removed:
+        strategy = _strategy(record["strategy"], "removed")
+        check_supported(model)
+        strategy.cut(model, record, calib)
+        sync_config(model)
+        if shape_summary(model) != record["after"]:
+            raise SpecError(f"replay of {record['strategy']} gave {shape_summary(model)}, record says {record['after']}")
+
+
+__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "replay"]

@@ -1,0 +1,54 @@
+"""Drop whole decoder layers: `[6, 7]`, or `{count: N, by: block_influence | angular_distance}`.
+
+block_influence removes the N layers that change their input least; angular_distance removes
+the contiguous block of N layers whose input and output are closest (Gromov et al.).
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ...analysis.importance import angular_distance, block_influence
+from ...spec import SpecError, as_index_list, as_int, check_keys
+from ..architecture import decoder_layers
+
+NAME = "drop_layers"
+SCORES = ("block_influence", "angular_distance")
+
+
+def plan(model, spec, calib, where: str) -> dict:
+    n = model.config.num_hidden_layers
+    scores = {}
+    if isinstance(spec, list):
+        drop = as_index_list(spec, where, n, "layer")
+    else:
+        check_keys(spec, ("count", "by"), where)
+        if "count" not in spec or "by" not in spec:
+            raise SpecError(f"{where}: needs both 'count' and 'by' (one of {list(SCORES)})")
+        count = as_int(spec["count"], f"{where}.count", 1, n - 1)
+        if spec["by"] not in SCORES:
+            raise SpecError(f"{where}.by: unknown score '{spec['by']}' for layers; choose one of {list(SCORES)}")
+        ids = calib.require_ids(f"{where}.by")
+        if spec["by"] == "block_influence":
+            score = block_influence(model, ids)
+            drop = sorted(score.argsort()[:count].tolist())
+        else:
+            score = angular_distance(model, ids, count)
+            start = int(score.argmin())
+            drop = list(range(start, start + count))
+        scores[spec["by"]] = [round(float(s), 6) for s in score]
+    keep = [i for i in range(n) if i not in drop]
+    return {"removed": {"layers": drop}, "kept": {"layers": keep}, "scores": scores}
+
+
+def cut(model, record, calib=None) -> None:
+    keep = record["kept"]["layers"]
+    layers = decoder_layers(model)
+    kept = nn.ModuleList([layers[i] for i in keep])
+    # The KV cache is indexed by layer_idx: a stale index would break generate().
+    for new_idx, layer in enumerate(kept):
+        layer.self_attn.layer_idx = new_idx
+        if hasattr(layer, "layer_idx"):
+            layer.layer_idx = new_idx
+    model.get_decoder().layers = kept
+    if getattr(model.config, "layer_types", None) is not None:
+        model.config.layer_types = [model.config.layer_types[i] for i in keep]

@@ -1,0 +1,90 @@
+"""Prune attention heads, GQA-aware and uniform across layers.
+
+`{kv_heads: [1]}` removes whole KV groups (with their query heads) in every layer;
+`{kv_heads: {count: N, by: head_importance}}` removes each layer's N least important groups;
+`{query_heads_per_group: K}` keeps the K most important query heads of every group;
+`{query_heads: Q}` keeps Q query heads in total (Q must divide evenly into the groups).
+head_dim is unchanged and written into the config explicitly.
+"""
+from __future__ import annotations
+
+from ...analysis.importance import head_importance
+from ...spec import SpecError, as_index_list, as_int, check_keys
+from ..architecture import decoder_layers, head_dim
+from .surgery import head_rows, keep_cols, keep_rows
+
+NAME = "prune_heads"
+SCORES = ("head_importance",)
+
+
+def _check(spec, n_kv, rep, where) -> tuple[list[int] | int, int]:
+    """Validate the spec before any scoring: (KV groups to drop or a count, query heads per group)."""
+    check_keys(spec, ("kv_heads", "query_heads_per_group", "query_heads", "by"), where)
+    if not {"kv_heads", "query_heads_per_group", "query_heads"} & set(spec):
+        raise SpecError(f"{where}: give kv_heads, query_heads_per_group or query_heads")
+    if "query_heads_per_group" in spec and "query_heads" in spec:
+        raise SpecError(f"{where}: give query_heads_per_group or query_heads, not both")
+    if spec.get("by", "head_importance") not in SCORES:
+        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for heads; choose one of {list(SCORES)}")
+    kv, drop = spec.get("kv_heads", []), []
+    if isinstance(kv, dict):
+        check_keys(kv, ("count", "by"), f"{where}.kv_heads")
+        if kv.get("by") not in SCORES:
+            raise SpecError(f"{where}.kv_heads.by: unknown score '{kv.get('by')}'; choose one of {list(SCORES)}")
+        drop = as_int(kv.get("count"), f"{where}.kv_heads.count", 1, n_kv - 1)
+    elif "kv_heads" in spec:
+        drop = as_index_list(kv, f"{where}.kv_heads", n_kv, "KV head")
+    new_kv = n_kv - (drop if isinstance(drop, int) else len(drop))
+    per_group = rep
+    if "query_heads_per_group" in spec:
+        per_group = as_int(spec["query_heads_per_group"], f"{where}.query_heads_per_group", 1, rep - 1)
+    elif "query_heads" in spec:
+        total = as_int(spec["query_heads"], f"{where}.query_heads", 1, new_kv * rep)
+        if total % new_kv:
+            raise SpecError(f"{where}.query_heads: {total} query heads over {new_kv} KV groups leaves the groups "
+                            f"uneven (num_attention_heads % num_key_value_heads must be 0)")
+        per_group = total // new_kv
+        if per_group == rep and "kv_heads" not in spec:
+            raise SpecError(f"{where}.query_heads: {total} keeps every head; nothing would be removed")
+    return drop, per_group
+
+
+def plan(model, spec, calib, where: str) -> dict:
+    cfg = model.config
+    n_q, n_kv, n_layers = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.num_hidden_layers
+    rep = n_q // n_kv
+    drop, per_group = _check(spec, n_kv, rep, where)
+    importance = None
+    if isinstance(drop, int) or per_group < rep:
+        importance = head_importance(model, calib.require_ids(where))
+    if isinstance(drop, int):  # each layer drops its own least important groups (summed head scores)
+        group = importance.view(n_layers, n_kv, rep).sum(-1)
+        kv_keep = [sorted(row.argsort(descending=True)[: n_kv - drop].tolist()) for row in group]
+    else:
+        kv_keep = [[g for g in range(n_kv) if g not in drop] for _ in range(n_layers)]
+    q_keep = []
+    for layer, groups in enumerate(kv_keep):
+        heads = []
+        for g in groups:
+            members = list(range(g * rep, (g + 1) * rep))
+            if per_group < rep:
+                members = sorted(sorted(members, key=lambda h: -float(importance[layer, h]))[:per_group])
+            heads.extend(members)
+        q_keep.append(heads)
+    return {
+        "removed": {"kv_heads": [[g for g in range(n_kv) if g not in k] for k in kv_keep],
+                    "query_heads": [[h for h in range(n_q) if h not in k] for k in q_keep]},
+        "kept": {"kv_heads": kv_keep, "query_heads": q_keep},
+        "scores": {"head_importance": [[round(float(v), 6) for v in row] for row in importance]}
+        if importance is not None else {},
+    }
+
+
+def cut(model, record, calib=None) -> None:
+    hd = head_dim(model.config)
+    for layer, kv, q in zip(decoder_layers(model), record["kept"]["kv_heads"], record["kept"]["query_heads"]):
+        attn = layer.self_attn
+        keep_rows(attn.q_proj, head_rows(q, hd))
+        keep_rows(attn.k_proj, head_rows(kv, hd))
+        keep_rows(attn.v_proj, head_rows(kv, hd))
+        keep_cols(attn.o_proj, head_rows(q, hd))

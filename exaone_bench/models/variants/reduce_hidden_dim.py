@@ -1,0 +1,59 @@
+"""Shrink the residual width: `{hidden_size: 160}` or `{ratio: 0.75}`, channels chosen by score.
+
+One set of channels leaves the whole residual stream: embedding columns, every hidden-width
+norm, the input columns of q/k/v/gate/up, the output rows of o/down, an untied lm_head's
+columns; a tied lm_head is re-tied to the new embedding. head_dim is kept and written explicitly.
+Not exact: RMSNorm now averages over fewer channels, which the recovery fine-tune absorbs.
+"""
+from __future__ import annotations
+
+from ...analysis.importance import hidden_channel_importance
+from ...spec import SpecError, as_int, as_ratio, check_keys
+from ..architecture import backbone, decoder_layers, is_tied, layer_norms
+from .surgery import keep_cols, keep_norm, keep_rows, retie
+
+NAME = "reduce_hidden_dim"
+SCORES = ("hidden_channel_importance",)
+
+
+def plan(model, spec, calib, where: str) -> dict:
+    width = model.config.hidden_size
+    check_keys(spec, ("hidden_size", "ratio", "by"), where)
+    if ("hidden_size" in spec) == ("ratio" in spec):
+        raise SpecError(f"{where}: give exactly one of hidden_size or ratio")
+    if "ratio" in spec:
+        target = max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
+    else:
+        target = as_int(spec["hidden_size"], f"{where}.hidden_size", 1, width - 1)
+    by = spec.get("by", "hidden_channel_importance")
+    if by not in SCORES:
+        raise SpecError(f"{where}.by: unknown score '{by}' for hidden channels; choose one of {list(SCORES)}")
+    score = hidden_channel_importance(model, calib.require_ids(where))
+    keep = sorted(score.argsort(descending=True)[:target].tolist())
+    return {
+        "removed": {"channels": sorted(set(range(width)) - set(keep))},
+        "kept": {"channels": keep},
+        "scores": {by: [round(float(v), 6) for v in score]},
+    }
+
+
+def cut(model, record, calib=None) -> None:
+    keep = record["kept"]["channels"]
+    tied = is_tied(model)
+    emb = backbone(model).embed_tokens
+    emb.weight.data = emb.weight.data[:, keep].contiguous()
+    emb.embedding_dim = len(keep)
+    for layer in decoder_layers(model):
+        attn, mlp = layer.self_attn, layer.mlp
+        for linear in (attn.q_proj, attn.k_proj, attn.v_proj, mlp.gate_proj, mlp.up_proj):
+            keep_cols(linear, keep)
+        keep_rows(attn.o_proj, keep)
+        keep_rows(mlp.down_proj, keep)
+        for norm in layer_norms(layer):
+            keep_norm(norm, keep)
+    keep_norm(backbone(model).norm, keep)
+    head = getattr(model, "lm_head", None) or getattr(model, "score", None)
+    if tied:
+        retie(model)
+    elif head is not None:
+        keep_cols(head, keep)

@@ -1,0 +1,42 @@
+"""Shrink the MLP width: `{intermediate_size: 3072}` or `{ratio: 0.75}`, the same count in every layer.
+
+Each layer keeps its own highest-scoring channels (mlp_channel_importance by default):
+gate/up lose rows, down loses the matching columns.
+"""
+from __future__ import annotations
+
+from ...analysis.importance import mlp_channel_importance
+from ...spec import SpecError, as_int, as_ratio, check_keys
+from ..architecture import decoder_layers
+from .surgery import keep_cols, keep_rows
+
+NAME = "reduce_mlp"
+SCORES = ("mlp_channel_importance",)
+
+
+def plan(model, spec, calib, where: str) -> dict:
+    width = model.config.intermediate_size
+    check_keys(spec, ("intermediate_size", "ratio", "by"), where)
+    if ("intermediate_size" in spec) == ("ratio" in spec):
+        raise SpecError(f"{where}: give exactly one of intermediate_size or ratio")
+    if "ratio" in spec:
+        target = max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
+    else:
+        target = as_int(spec["intermediate_size"], f"{where}.intermediate_size", 1, width - 1)
+    by = spec.get("by", "mlp_channel_importance")
+    if by not in SCORES:
+        raise SpecError(f"{where}.by: unknown score '{by}' for MLP channels; choose one of {list(SCORES)}")
+    score = mlp_channel_importance(model, calib.require_ids(where))
+    keep = [sorted(row.argsort(descending=True)[:target].tolist()) for row in score]
+    return {
+        "removed": {"channels": [sorted(set(range(width)) - set(k)) for k in keep]},
+        "kept": {"channels": keep},
+        "scores": {by: [[round(float(v), 6) for v in row] for row in score]},
+    }
+
+
+def cut(model, record, calib=None) -> None:
+    for layer, keep in zip(decoder_layers(model), record["kept"]["channels"]):
+        keep_rows(layer.mlp.gate_proj, keep)
+        keep_rows(layer.mlp.up_proj, keep)
+        keep_cols(layer.mlp.down_proj, keep)

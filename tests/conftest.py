@@ -1,0 +1,50 @@
+"""Shared fixtures: an isolated data dir per test session, tiny real models."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Before transformers/huggingface_hub are imported: no test may reach for the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_root(tmp_path_factory):
+    """Point EXAONE_BENCH_DATA at a per-worker temp dir so tests never touch ./data."""
+    root = tmp_path_factory.mktemp("data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EXAONE_BENCH_DATA", str(root))
+    yield root
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def micro_reference(data_root):
+    """The micro recipe built through the real reference path (seconds)."""
+    from exaone_bench.reference import MICRO, ensure_reference
+
+    return ensure_reference(MICRO, progress=False)
+
+
+def tiny_exaone_config(**overrides):
+    """A small real Exaone4Config: 4 layers, 8 query heads in 2 KV groups, tied embeddings."""
+    from transformers import Exaone4Config
+
+    kwargs = dict(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                  num_attention_heads=8, num_key_value_heads=2, head_dim=16, max_position_embeddings=128,
+                  sliding_window=None, layer_types=["full_attention"] * 4, tie_word_embeddings=True,
+                  pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    kwargs.update(overrides)
+    if "num_hidden_layers" in overrides and "layer_types" not in overrides:
+        kwargs["layer_types"] = ["full_attention"] * overrides["num_hidden_layers"]
+    return Exaone4Config(**kwargs)
+
+
+@pytest.fixture
+def tiny_exaone():
+    from transformers import Exaone4ForCausalLM
+
+    torch.manual_seed(0)
+    return Exaone4ForCausalLM(tiny_exaone_config()).eval()

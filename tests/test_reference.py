@@ -1,0 +1,97 @@
+"""exaone-tiny's build path on the micro recipe, the tokenizer, the cache and model loading."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, Exaone4ForCausalLM
+
+from exaone_bench import reference
+from exaone_bench.cache import verify_checksums
+from exaone_bench.models.base import SourceError, load_model, resolve
+
+
+def test_default_recipe_mirrors_exaone_1_2b_proportions():
+    cfg = reference.model_config(reference.DEFAULT)
+    assert cfg.num_attention_heads // cfg.num_key_value_heads == 32 // 8
+    assert cfg.intermediate_size == 2 * cfg.hidden_size == 2 * 2048 // 2048 * cfg.hidden_size
+    assert cfg.head_dim * cfg.num_attention_heads == cfg.hidden_size
+    assert cfg.tie_word_embeddings and set(cfg.layer_types) == {"full_attention"}
+    assert cfg.sliding_window is None
+
+
+def test_micro_build_writes_a_loadable_checkpoint(micro_reference):
+    names = {p.name for p in micro_reference.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "run_meta.json", "checksums.json"} <= names
+    assert verify_checksums(micro_reference)
+    model = AutoModelForCausalLM.from_pretrained(micro_reference)
+    assert isinstance(model, Exaone4ForCausalLM)
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    meta = json.loads((micro_reference / "run_meta.json").read_text())
+    assert meta["recipe_hash"] == reference.MICRO.hash and meta["seed"] == 0
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert meta["validation"]["corpus_holdout"]["unigram_loss"] > 0
+    assert len(meta["corpus"]["sha256"]) == 64
+
+
+def test_tokenizer_round_trip(micro_reference):
+    tok = AutoTokenizer.from_pretrained(micro_reference)
+    text = "A thoroughly enjoyable film — though Hamlet would've hated it!"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == text
+    assert tok.pad_token_id == 0 and tok.eos_token_id == 2
+    assert max(ids) < reference.MICRO.vocab_size
+
+
+def test_cache_is_instant_and_recipe_change_rebuilds(micro_reference):
+    t0 = time.perf_counter()
+    assert reference.ensure_reference(reference.MICRO, progress=False) == micro_reference
+    assert time.perf_counter() - t0 < 1.0
+    changed = reference.with_overrides(reference.MICRO, steps=3)
+    assert changed.hash != reference.MICRO.hash
+    assert reference.cached_meta(changed) is None  # same dir, different recipe: not a cache hit
+
+
+def test_corrupt_checkpoint_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
+    recipe = reference.with_overrides(reference.MICRO, steps=2)
+    out = reference.ensure_reference(recipe, progress=False)
+    (out / "model.safetensors").write_bytes(b"truncated")
+    assert reference.cached_meta(recipe) is None
+    reference.ensure_reference(recipe, progress=False)
+    assert verify_checksums(out)
+
+
+def test_pretraining_lowers_loss_below_unigram(tmp_path, monkeypatch):
+    """A short but real pretraining run must beat the unigram baseline on held-out text."""
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
+    recipe = reference.with_overrides(reference.MICRO, steps=120, lr=1e-2, max_corpus_chars=60_000)
+    out = reference.ensure_reference(recipe, progress=False)
+    held = json.loads((out / "run_meta.json").read_text())["validation"]["corpus_holdout"]
+    assert held["lm_loss"] < held["unigram_loss"]
+
+
+def test_load_from_local_directory(micro_reference):
+    model, tok, src = load_model(str(micro_reference))
+    assert src.kind == "local" and not model.training
+    x = tok("fresh and funny", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert model(x).logits.shape == (1, x.shape[1], reference.MICRO.vocab_size)
+
+
+def test_resolve_kinds_and_errors(tmp_path):
+    assert resolve("LGAI-EXAONE/EXAONE-4.0-1.2B").kind == "hub"
+    with pytest.raises(SourceError, match="unknown model source 'exaone-huge'; accepted: a built-in name"):
+        resolve("exaone-huge")
+    with pytest.raises(SourceError, match="directory has no config.json"):
+        resolve(str(tmp_path))
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(SourceError, match="is a file, not a model directory"):
+        resolve(str(tmp_path / "weights.bin"))
+
+
+def test_offline_hub_id_gives_a_clear_error():
+    with pytest.raises(SourceError, match="(?s)cannot fetch 'LGAI-EXAONE/EXAONE-4.0-1.2B'.*pass the local directory"):
+        load_model("LGAI-EXAONE/EXAONE-4.0-1.2B")
