@@ -1,4 +1,4 @@
-"""`exaone-bench` command line: data, reference (analyze, compress and report join as they land)."""
+"""`exaone-bench` command line: data, reference, compress."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,20 @@ def cmd_reference(args) -> int:
     return 0
 
 
+def cmd_compress(args) -> int:
+    from .compress import compress, describe, rebuild
+
+    t0 = time.perf_counter()
+    if args.replay:
+        removed = rebuild(args.model, args.replay, args.out)
+    else:
+        removed = compress(args.model, args.config, args.out, calibration=args.calibration, seed=args.seed)
+    for record in removed:
+        print(describe(record))
+    print(f"wrote {args.out} ({time.perf_counter() - t0:.1f}s): config.json, model.safetensors, tokenizer, removed.yaml")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exaone-bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="ignore the cache and rebuild from the recipe")
     p.add_argument("--micro", action="store_true", help="the seconds-long micro recipe (smoke test)")
     p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("compress", help="apply one compression spec; write an HF checkpoint + removed.yaml")
+    p.add_argument("--model", default="exaone-tiny", help="hub id, local directory or built-in name")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--config", help="VARIANT.yaml holding one compression: block")
+    group.add_argument("--replay", help="a removed.yaml to rebuild on --model without scoring again")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--calibration", type=int, default=32, help="training-split blocks for scores (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_compress)
     return parser
 
 

@@ -58,7 +58,7 @@ class Recipe:
 
 DEFAULT = Recipe()
 # Seconds on 2 cores: for tests of the whole build path, not for quality.
-MICRO = Recipe(name="exaone-micro", vocab_size=320, hidden_size=32, num_hidden_layers=2,
+MICRO = Recipe(name="exaone-micro", vocab_size=512, hidden_size=32, num_hidden_layers=2,
                num_attention_heads=4, num_key_value_heads=2, head_dim=8, intermediate_size=64,
                seq_len=32, batch_size=8, steps=8, warmup_steps=2, max_corpus_chars=20_000)
 

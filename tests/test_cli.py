@@ -36,3 +36,44 @@ def test_reference_command_micro(tmp_path):
 def test_cli_errors_are_one_line(tmp_path, args, message):
     out = run_cli(*args, env_root=tmp_path)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_compress_writes_a_stock_checkpoint_and_replays(tmp_path):
+    import torch
+    import yaml
+    from transformers import AutoModelForCausalLM
+
+    root = tmp_path / "data"
+    assert run_cli("reference", "--micro", env_root=root).returncode == 0
+    micro = root / "models" / "exaone-micro"
+    variant = tmp_path / "heads.yaml"
+    variant.write_text("id: one-query-per-group\ncompression:\n  prune_heads: {query_heads_per_group: 1}\n")
+    out = run_cli("compress", "--model", str(micro), "--config", str(variant), "--out", str(tmp_path / "v"),
+                  "--calibration", "4", env_root=root)
+    assert out.returncode == 0, out.stderr
+    assert "prune_heads: removed 0 kv_heads (0 per layer), 4 query_heads (2 per layer)" in out.stdout
+    names = {p.name for p in (tmp_path / "v").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "removed.yaml", "heads.yaml"} <= names
+    doc = yaml.safe_load((tmp_path / "v" / "removed.yaml").read_text())
+    assert doc["removed"][0]["after"]["num_attention_heads"] == 2 and doc["calibration"]["split"] == "train"
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "v")
+    assert model.config.num_attention_heads == 2 and model.config.num_key_value_heads == 2
+
+    again = run_cli("compress", "--model", str(micro), "--replay", str(tmp_path / "v" / "removed.yaml"),
+                    "--out", str(tmp_path / "r"), env_root=root)
+    assert again.returncode == 0, again.stderr
+    replayed = AutoModelForCausalLM.from_pretrained(tmp_path / "r")
+    a, b = model.state_dict(), replayed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_compress_bad_variant_names_file_and_key(tmp_path):
+    root = tmp_path / "data"
+    assert run_cli("reference", "--micro", env_root=root).returncode == 0
+    variant = tmp_path / "bad.yaml"
+    variant.write_text("compression:\n  reduce_mlp: {ratio: 1.5}\n")
+    out = run_cli("compress", "--model", str(root / "models" / "exaone-micro"), "--config", str(variant),
+                  "--out", str(tmp_path / "v"), env_root=root)
+    assert out.returncode == 2
+    assert f"{variant}.reduce_mlp.ratio: expected a ratio in (0, 1), got 1.5" in out.stderr
+    assert not (tmp_path / "v").exists()

@@ -81,8 +81,10 @@ def test_load_from_local_directory(micro_reference):
         assert model(x).logits.shape == (1, x.shape[1], reference.MICRO.vocab_size)
 
 
-def test_resolve_kinds_and_errors(tmp_path):
+def test_resolve_kinds_and_errors(tmp_path, data_root):
     assert resolve("LGAI-EXAONE/EXAONE-4.0-1.2B").kind == "hub"
+    builtin = resolve("exaone-tiny", build=False)
+    assert builtin.kind == "builtin" and builtin.location == str(data_root / "models" / "exaone-tiny")
     with pytest.raises(SourceError, match="unknown model source 'exaone-huge'; accepted: a built-in name"):
         resolve("exaone-huge")
     with pytest.raises(SourceError, match="directory has no config.json"):

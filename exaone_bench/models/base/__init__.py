@@ -34,7 +34,7 @@ def resolve(source: str | Path, build: bool = True) -> Source:
     """Turn a user-given source into a loadable location, building exaone-tiny if needed."""
     text = str(source)
     if text in BUILTIN_NAMES:
-        from ..reference import DEFAULT, ensure_reference, reference_dir
+        from ...reference import DEFAULT, ensure_reference, reference_dir
 
         path = ensure_reference(DEFAULT) if build else reference_dir(DEFAULT)
         return Source(text, "builtin", str(path))

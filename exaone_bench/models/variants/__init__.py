@@ -30,8 +30,8 @@ def apply_one(model, name: str, spec: Any, calib: Calibration | None = None, whe
     strategy = _strategy(name, where)
     check_supported(model)
     calib = calib if calib is not None else Calibration()
-    record = {"strategy": name, "spec": copy.deepcopy(spec), "before": shape_summary(model)}
-    record.update(strategy.plan(model, spec, calib, where))
+    before = shape_summary(model)
+    record = {"strategy": name, "spec": copy.deepcopy(spec), **strategy.plan(model, spec, calib, where), "before": before}
     strategy.cut(model, record, calib)
     sync_config(model)
     record["after"] = shape_summary(model)

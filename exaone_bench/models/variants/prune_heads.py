@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...analysis.importance import head_importance
 from ...spec import SpecError, as_index_list, as_int, check_keys
 from ..architecture import decoder_layers, head_dim
-from .surgery import head_rows, keep_cols, keep_rows
+from .surgery import check_reloadable, head_rows, keep_cols, keep_rows
 
 NAME = "prune_heads"
 SCORES = ("head_importance",)
@@ -54,6 +54,8 @@ def plan(model, spec, calib, where: str) -> dict:
     n_q, n_kv, n_layers = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.num_hidden_layers
     rep = n_q // n_kv
     drop, per_group = _check(spec, n_kv, rep, where)
+    new_kv = n_kv - (drop if isinstance(drop, int) else len(drop))
+    check_reloadable(cfg, where, num_attention_heads=new_kv * per_group, num_key_value_heads=new_kv, head_dim=head_dim(cfg))
     importance = None
     if isinstance(drop, int) or per_group < rep:
         importance = head_importance(model, calib.require_ids(where))

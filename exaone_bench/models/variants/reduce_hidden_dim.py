@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ...analysis.importance import hidden_channel_importance
 from ...spec import SpecError, as_int, as_ratio, check_keys
-from ..architecture import backbone, decoder_layers, is_tied, layer_norms
-from .surgery import keep_cols, keep_norm, keep_rows, retie
+from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms
+from .surgery import check_reloadable, keep_cols, keep_norm, keep_rows, retie
 
 NAME = "reduce_hidden_dim"
 SCORES = ("hidden_channel_importance",)
@@ -25,6 +25,7 @@ def plan(model, spec, calib, where: str) -> dict:
         target = max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
     else:
         target = as_int(spec["hidden_size"], f"{where}.hidden_size", 1, width - 1)
+    check_reloadable(model.config, where, hidden_size=target, head_dim=head_dim(model.config))
     by = spec.get("by", "hidden_channel_importance")
     if by not in SCORES:
         raise SpecError(f"{where}.by: unknown score '{by}' for hidden channels; choose one of {list(SCORES)}")

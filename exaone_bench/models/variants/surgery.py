@@ -81,6 +81,18 @@ def sync_config(model) -> dict:
     return new
 
 
+def check_reloadable(config, where: str, **changes) -> None:
+    """Fail before cutting if stock transformers would refuse the resulting config on reload."""
+    from ...spec import SpecError
+
+    values = {**config.to_dict(), **changes}
+    try:
+        type(config).from_dict(values)
+    except Exception as e:  # config validators raise ValueError subclasses with the reason
+        reason = str(e).strip().splitlines()[-1].strip()
+        raise SpecError(f"{where}: stock transformers cannot reload the result ({reason})") from e
+
+
 def shape_summary(model) -> dict:
     """The config values a removal record reports before and after, plus the parameter count."""
     cfg = model.config
@@ -92,5 +104,5 @@ def shape_summary(model) -> dict:
     return out
 
 
-__all__ = ["keep_rows", "keep_cols", "keep_norm", "head_rows", "retie", "sync_config", "shape_summary",
+__all__ = ["check_reloadable", "keep_rows", "keep_cols", "keep_norm", "head_rows", "retie", "sync_config", "shape_summary",
            "layer_norms"]

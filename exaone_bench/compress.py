@@ -1,0 +1,96 @@
+"""Build one compressed variant from a base model and write it as a stock HF checkpoint.
+
+The directory holds config.json, model.safetensors and the tokenizer, so that
+`AutoModelForCausalLM.from_pretrained(DIR)` loads it offline, plus `removed.yaml` (what went,
+what stayed, the scores that chose it) and the variant YAML it was built from.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from .analysis.importance import calibration_batch
+from .cache import atomic_dir
+from .data import DataSpec, prepare
+from .models.base import load_model
+from .models.variants import Calibration, apply, replay
+from .spec import SpecError, check_keys
+
+VARIANT_KEYS = ("compression", "id", "description")
+
+
+def read_variant_file(path: str | Path) -> dict:
+    """The `compression:` block of a VARIANT.yaml, checked for unknown keys."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+    check_keys(doc, VARIANT_KEYS, str(path))
+    if "compression" not in doc:
+        raise SpecError(f"{path}: needs a 'compression:' block, e.g. compression: {{drop_layers: [6, 7]}}")
+    return doc["compression"]
+
+
+def training_texts(data: DataSpec = DataSpec()) -> list[str]:
+    import json
+
+    with open(prepare(data) / "train.jsonl", encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f]
+
+
+def calibration_for(tokenizer, n: int, seq_len: int = 64, seed: int = 0, data: DataSpec = DataSpec()) -> Calibration:
+    """n token blocks of the training split (never validation/test) plus its texts for token counts."""
+    texts = training_texts(data)
+    ids = calibration_batch(tokenizer, texts, n, seq_len, seed) if n > 0 else None
+    return Calibration(input_ids=ids, texts=texts, tokenizer=tokenizer)
+
+
+def describe(record: dict) -> str:
+    """One line a person reads: what a removal record removed and what it cost in parameters."""
+    removed = record["removed"]
+    parts = []
+    for key, value in removed.items():
+        if value and isinstance(value[0], list):
+            parts.append(f"{sum(map(len, value))} {key} ({len(value[0])} per layer)")
+        else:
+            parts.append(f"{len(value)} {key}" + (f" {value}" if len(value) <= 8 else ""))
+    b, a = record["before"]["parameters"], record["after"]["parameters"]
+    return f"{record['strategy']}: removed {', '.join(parts)}; parameters {b:,} -> {a:,} ({(a - b) / b:+.1%})"
+
+
+def save_variant(model, tokenizer, removed: list[dict], out: Path, provenance: dict, variant_file: Path | None = None):
+    """Write the checkpoint, tokenizer, removed.yaml and the variant file atomically."""
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        doc = {**provenance, "removed": removed}
+        (tmp / "removed.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120))
+        if variant_file is not None:
+            shutil.copy(variant_file, tmp / Path(variant_file).name)
+
+
+def compress(source: str, variant_file: str | Path, out: str | Path, calibration: int = 32,
+             seq_len: int = 64, seed: int = 0) -> list[dict]:
+    """Load `source`, apply the variant file's compression, save to `out`; return the records."""
+    compression = read_variant_file(variant_file)
+    model, tokenizer, src = load_model(source)
+    calib = calibration_for(tokenizer, calibration, seq_len, seed)
+    removed = apply(model, compression, calib, where=str(variant_file))
+    provenance = {"base": {"source": src.name, "kind": src.kind, "location": src.location},
+                  "compression": compression,
+                  "calibration": {"samples": calibration, "seq_len": seq_len, "seed": seed, "split": "train"}}
+    save_variant(model, calib.tokenizer, removed, Path(out), provenance, Path(variant_file))
+    return removed
+
+
+def rebuild(source: str, removed_yaml: str | Path, out: str | Path) -> list[dict]:
+    """Replay a removed.yaml on its base model: the identical variant, without scoring again."""
+    doc = yaml.safe_load(Path(removed_yaml).read_text())
+    model, tokenizer, _ = load_model(source)
+    calib = Calibration(tokenizer=tokenizer)
+    replay(model, doc["removed"], calib)
+    save_variant(model, calib.tokenizer, doc["removed"], Path(out), {k: v for k, v in doc.items() if k != "removed"})
+    return doc["removed"]
