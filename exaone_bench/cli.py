@@ -1,4 +1,4 @@
-"""`exaone-bench` command line: data, reference, compress."""
+"""`exaone-bench` command line: data, reference, analyze, compress."""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +50,16 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def cmd_analyze(args) -> int:
+    from .analysis.analyze import analyze
+
+    meta = analyze(args.model, args.out, args.format, args.calibration, args.zero_threshold,
+                   argv=sys.argv[1:])
+    print(f"analyzed {meta['rows']} tensors of {meta['model_id']} in {meta['seconds']}s "
+          f"({meta['skipped']} skipped): " + ", ".join(meta["outputs"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exaone-bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="ignore the cache and rebuild from the recipe")
     p.add_argument("--micro", action="store_true", help="the seconds-long micro recipe (smoke test)")
     p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("analyze", help="per-parameter table (+ per-layer redundancy with --calibration N)")
+    p.add_argument("--model", default="exaone-tiny", help="hub id, local directory or built-in name")
+    p.add_argument("--out", required=True, help="table file (.csv or .parquet); plots and analysis.md beside it")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--calibration", type=int, default=0, help="training-split blocks for redundancy scores")
+    p.add_argument("--zero-threshold", type=float, default=1e-8, help="|x| at or below counts as zero")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("compress", help="apply one compression spec; write an HF checkpoint + removed.yaml")
     p.add_argument("--model", default="exaone-tiny", help="hub id, local directory or built-in name")

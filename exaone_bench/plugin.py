@@ -1,6 +1,135 @@
-"""pytest plugin entry point (pytest11): hooks only. Experiment collection lands with the suite."""
+"""pytest plugin (pytest11 entry point): experiments/*.yaml become test items. Hooks only.
+
+`pytest experiments/ -k drop_layers` collects each variant of experiments/drop_layers.yaml as
+`drop_layers[<variant id>]`, builds it, fine-tunes it under the fixed setup and asserts the
+file's expectation against the cached baseline. State lives in one BenchSession in config.stash.
+"""
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .session import BenchSession
+from .spec import SpecError, load_experiment, load_setup
+
+session_key = pytest.StashKey[BenchSession]()
+RESULT = "exaone_bench_result"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("exaone-bench")
+    group.addoption("--setup", default=None, help="setup YAML (default: experiments/setup.yaml)")
+    group.addoption("--model", default=None, help="override the setup's model source")
+    group.addoption("--device", default=None, choices=("cpu", "cuda", "auto"), help="override the setup's device")
+    group.addoption("--dtype", default=None, choices=("float32", "bfloat16"), help="override the setup's dtype")
+    group.addoption("--quick", action="store_true", help="one seed instead of the setup's seeds")
+    group.addoption("--bench-progress", action="store_true", help="show fine-tune progress bars")
+
+
+def _setup_path(config) -> Path | None:
+    if config.getoption("--setup"):
+        return Path(config.getoption("--setup"))
+    default = Path(config.rootpath) / "experiments" / "setup.yaml"
+    return default if default.is_file() else None
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end tests that take minutes")
+    config.addinivalue_line("markers", "final: the combined experiment (experiments/final.yaml)")
+    config.addinivalue_line("markers", "compression: a single-factor experiment")
+    from .models.variants import STRATEGIES
+
+    for name in STRATEGIES:
+        config.addinivalue_line("markers", f"{name}: variants of the {name} strategy")
+    path = _setup_path(config)
+    if path is None:
+        return
+    try:
+        setup = load_setup(path, model=config.getoption("--model"), device=config.getoption("--device"),
+                           dtype=config.getoption("--dtype"))
+    except SpecError as e:
+        raise pytest.UsageError(str(e)) from e
+    if config.getoption("--quick"):
+        setup.training.seeds = 1
+    bench = BenchSession(setup, Path(config.rootpath), hasattr(config, "workerinput"),
+                         config.getoption("--bench-progress"))
+    config.stash[session_key] = bench
+    config.pluginmanager.register(ResultHooks(bench), "exaone-bench-results")
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if file_path.suffix not in (".yaml", ".yml") or file_path.parent.name != "experiments":
+        return None
+    if file_path.name == "setup.yaml" or session_key not in parent.config.stash:
+        return None
+    return ExperimentFile.from_parent(parent, path=file_path)
+
+
+class ExperimentFile(pytest.File):
+    """One experiment YAML; each variant is one item."""
+
+    def collect(self):
+        try:
+            experiment = load_experiment(self.path)
+        except SpecError as e:
+            raise self.CollectError(str(e)) from e
+        for variant in experiment.variants:
+            item = VariantItem.from_parent(self, name=f"{experiment.name}[{variant.id}]",
+                                           experiment=experiment, variant=variant)
+            # -k also matches marker names: the final stage must not answer to `-k drop_layers`.
+            factors = list(variant.compression) if experiment.stage == "compression" else []
+            for mark in [experiment.stage, *factors, *variant.marks]:
+                item.add_marker(mark)
+            yield item
+
+
+class ExpectationFailed(AssertionError):
+    """The variant's mean metrics broke the expectation: the hypothesis is rejected."""
+
+
+class VariantItem(pytest.Item):
+    def __init__(self, *, experiment, variant, **kwargs):
+        super().__init__(**kwargs)
+        self.experiment, self.variant = experiment, variant
+
+    def runtest(self):
+        session = self.config.stash[session_key]
+        result = session.run_variant(self.experiment, self.variant)
+        self.user_properties.append((RESULT, json.dumps(result, default=str)))
+        if result["verdict"] == "rejected":
+            raise ExpectationFailed(result["message"])
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (ExpectationFailed, SpecError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.name}: {self.experiment.hypothesis[:60]}"
+
+
+class ResultHooks:
+    """Hooks that need the session: registered in pytest_configure, like junitxml's LogXML."""
+
+    def __init__(self, bench: BenchSession):
+        self.bench = bench
+        self.path = None
+
+    def pytest_runtest_logreport(self, report):
+        """Gather results from reports: on xdist they arrive here, at the controller, from every worker."""
+        if report.when == "call":
+            self.bench.results.extend(json.loads(v) for k, v in report.user_properties if k == RESULT)
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if not self.bench.is_worker and self.bench.results:
+            self.path = self.bench.write_results()
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        if self.path is not None:
+            rejected = sum(r["verdict"] == "rejected" for r in self.bench.results)
+            terminalreporter.write_line(
+                f"exaone-bench: {len(self.bench.results)} variant(s), {rejected} hypothesis(es) rejected; "
+                f"setup {self.bench.setup.hash}; results in {os.path.relpath(self.path, config.rootpath)}")

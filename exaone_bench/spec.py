@@ -1,7 +1,13 @@
 """Schemas of the YAML the user writes, and the one error type that names what is wrong."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
 from typing import Any, Iterable
+
+import yaml
 
 
 class SpecError(ValueError):
@@ -44,3 +50,313 @@ def as_index_list(value: Any, where: str, size: int, what: str) -> list[int]:
     if len(value) >= size:
         raise SpecError(f"{where}: removing all {size} {what}s leaves nothing")
     return sorted(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Typed schemas of experiments/setup.yaml and experiments/<strategy>.yaml
+# --------------------------------------------------------------------------------------------
+METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
+LOWER_IS_BETTER = {"eval_loss"}
+STAGES = ("compression", "final")
+
+
+def _build(cls, raw: Any, where: str):
+    """Instantiate a dataclass from a mapping: unknown keys and wrong types fail with the key named."""
+    if raw is None:
+        raw = {}
+    check_keys(raw, [f.name for f in dataclasses.fields(cls)], where)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        sub = f.metadata.get("schema")
+        if sub is not None:
+            value = _build(sub, value, f"{where}.{f.name}")
+        kwargs[f.name] = value
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if check is not None:
+        check(where)
+    return obj
+
+
+def _nested(cls):
+    return dataclasses.field(default_factory=cls, metadata={"schema": cls})
+
+
+def _positive(value, where, kind=int):
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        raise SpecError(f"{where}: expected a positive {kind.__name__}, got {value!r}")
+
+
+@dataclasses.dataclass
+class DataSetup:
+    source: str = "rotten_tomatoes"
+    seed: int = 0
+
+    def check(self, where):
+        if not isinstance(self.source, str):
+            raise SpecError(f"{where}.source: expected a string, got {self.source!r}")
+        as_int(self.seed, f"{where}.seed", 0, 2**31)
+
+
+@dataclasses.dataclass
+class TrainingSetup:
+    """The one fixed fine-tune every variant and the baseline get."""
+
+    steps: int = 300                 # fixed optimizer steps; never a time limit
+    batch_size: int = 32
+    lr: float = 1e-3
+    schedule: str = "cosine"         # cosine | linear | constant, after warm-up
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    max_length: int = 64
+    seeds: int = 3                   # every model trains once per seed 0..seeds-1
+    recovery: str = "finetune"       # finetune | distill (KL to the baseline's logits)
+    distill_alpha: float = 0.5       # weight of the label loss; 1 - alpha on the KL term
+    distill_temperature: float = 2.0
+    eval_every: int = 0              # >0: validation accuracy every N steps, keep the best
+    threads: int = 0                 # torch threads; 0: leave as is (xdist workers get 1)
+
+    def check(self, where):
+        for key in ("steps", "batch_size", "max_length", "seeds"):
+            _positive(getattr(self, key), f"{where}.{key}")
+        _positive(float(self.lr), f"{where}.lr", float)
+        if self.schedule not in ("cosine", "linear", "constant"):
+            raise SpecError(f"{where}.schedule: '{self.schedule}' is not one of cosine, linear, constant")
+        if self.recovery not in ("finetune", "distill"):
+            raise SpecError(f"{where}.recovery: '{self.recovery}' is not one of finetune, distill")
+        as_int(self.warmup_steps, f"{where}.warmup_steps", 0, self.steps)
+        as_int(self.eval_every, f"{where}.eval_every", 0, self.steps)
+        as_int(self.threads, f"{where}.threads", 0, 256)
+        if not 0 <= self.distill_alpha <= 1:
+            raise SpecError(f"{where}.distill_alpha: expected a value in [0, 1], got {self.distill_alpha}")
+        self.lr = float(self.lr)
+
+
+@dataclasses.dataclass
+class LatencySetup:
+    batch_size: int = 1
+    seq_len: int = 32
+    warmup: int = 5
+    repeats: int = 30
+    threads: int = 1
+
+    def check(self, where):
+        for f in dataclasses.fields(self):
+            _positive(getattr(self, f.name), f"{where}.{f.name}")
+
+
+@dataclasses.dataclass
+class EvaluationSetup:
+    batch_size: int = 128
+    bootstrap: int = 1000            # resamples of seeds x test items for the delta CI
+    confidence: float = 0.95
+    latency: LatencySetup = _nested(LatencySetup)
+
+    def check(self, where):
+        _positive(self.batch_size, f"{where}.batch_size")
+        _positive(self.bootstrap, f"{where}.bootstrap")
+        if not 0.5 < self.confidence < 1:
+            raise SpecError(f"{where}.confidence: expected a value in (0.5, 1), got {self.confidence}")
+
+
+@dataclasses.dataclass
+class CalibrationSetup:
+    samples: int = 32                # training-split blocks used by importance scores
+    seq_len: int = 64
+    seed: int = 0
+
+    def check(self, where):
+        as_int(self.samples, f"{where}.samples", 0, 100_000)
+        _positive(self.seq_len, f"{where}.seq_len")
+
+
+@dataclasses.dataclass
+class SelectionSetup:
+    """The declared rule for the best compressed model: minimise `objective` under constraints."""
+
+    objective: str = "total_parameters"
+    constraints: dict = dataclasses.field(
+        default_factory=lambda: {"accuracy": {"min_delta": -0.02}, "precision": {"min_delta": -0.02}})
+
+    def check(self, where):
+        if self.objective not in ("total_parameters", "model_size_mb", "inference_latency_ms", "flops_per_token"):
+            raise SpecError(f"{where}.objective: '{self.objective}' is not a size or cost measure")
+        for metric, bound in self.constraints.items():
+            Expectation.parse(metric, bound, f"{where}.constraints.{metric}")
+
+
+@dataclasses.dataclass
+class Setup:
+    """experiments/setup.yaml: the one fixed setup shared by every variant; its hash keys the caches."""
+
+    model: str = "exaone-tiny"
+    device: str = "cpu"
+    dtype: str = "float32"
+    trust_remote_code: bool = False
+    data: DataSetup = _nested(DataSetup)
+    training: TrainingSetup = _nested(TrainingSetup)
+    evaluation: EvaluationSetup = _nested(EvaluationSetup)
+    calibration: CalibrationSetup = _nested(CalibrationSetup)
+    selection: SelectionSetup = _nested(SelectionSetup)
+    tracking_uri: str | None = None
+    path: str = ""
+
+    def check(self, where):
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise SpecError(f"{where}.device: '{self.device}' is not one of cpu, cuda, auto")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise SpecError(f"{where}.dtype: '{self.dtype}' is not one of float32, bfloat16")
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out.pop("path")
+        return out
+
+    @property
+    def hash(self) -> str:
+        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def flat(self) -> dict:
+        """The resolved setup as one flat dict (`training.lr` = 0.001), for logging."""
+        def walk(prefix, value, out):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else k, v, out)
+            else:
+                out[prefix] = value
+            return out
+        return walk("", self.as_dict(), {})
+
+
+def load_setup(path: str | Path, **overrides) -> Setup:
+    """Read and validate a setup file; CLI overrides (model, device, dtype) win over the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+    raw = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+    setup = _build(Setup, raw, str(path))
+    setup.path = str(path)
+    return setup
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """One metric's expected outcome relative to the baseline (mean over seeds)."""
+
+    metric: str
+    min_delta: float | None = None   # variant - baseline >= min_delta
+    max_delta: float | None = None   # variant - baseline <= max_delta
+
+    @classmethod
+    def parse(cls, metric: str, raw: Any, where: str) -> "Expectation":
+        if metric not in METRICS:
+            raise SpecError(f"{where}: unknown metric '{metric}'; choose from {list(METRICS)}")
+        check_keys(raw, ("min_delta", "max_delta"), where)
+        if not raw:
+            raise SpecError(f"{where}: give min_delta and/or max_delta")
+        for key, value in raw.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e6:
+                raise SpecError(f"{where}.{key}: expected a number, got {value!r}")
+        return cls(metric, raw.get("min_delta"), raw.get("max_delta"))
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_delta is not None:
+            parts.append(f"{self.metric} >= baseline {self.min_delta:+.3f}")
+        if self.max_delta is not None:
+            parts.append(f"{self.metric} <= baseline {self.max_delta:+.3f}")
+        return " and ".join(parts)
+
+
+@dataclasses.dataclass
+class Variant:
+    id: str
+    compression: dict
+    expect: dict[str, Expectation]
+    marks: list[str]
+    description: str = ""
+
+
+@dataclasses.dataclass
+class Experiment:
+    """experiments/<name>.yaml: a hypothesis, the expected outcome and the variants that test it."""
+
+    path: str
+    name: str
+    strategy: str
+    hypothesis: str
+    motivation: str
+    stage: str
+    expect: dict[str, Expectation]
+    variants: list[Variant]
+
+
+EXPERIMENT_KEYS = ("strategy", "hypothesis", "motivation", "stage", "expect", "variants")
+VARIANT_KEYS = ("id", "compression", "expect", "marks", "description")
+
+
+def _expectations(raw, where) -> dict[str, Expectation]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: expected a mapping of metric -> {{min_delta, max_delta}}")
+    return {m: Expectation.parse(m, v, f"{where}.{m}") for m, v in raw.items()}
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Parse and validate one experiment file; every error names the file, variant and key."""
+    from .models.variants import STRATEGIES
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+    where = str(path)
+    check_keys(raw, EXPERIMENT_KEYS, where)
+    for key in ("strategy", "hypothesis", "variants"):
+        if key not in raw:
+            raise SpecError(f"{where}: missing required key '{key}'")
+    stage = raw.get("stage", "compression")
+    if stage not in STAGES:
+        raise SpecError(f"{where}.stage: '{stage}' is not one of {list(STAGES)}")
+    strategy = raw["strategy"]
+    if strategy != "combined" and strategy not in STRATEGIES:
+        raise SpecError(f"{where}.strategy: unknown strategy '{strategy}'; choose one of {list(STRATEGIES)}")
+    expect = _expectations(raw.get("expect"), f"{where}.expect")
+    if not isinstance(raw["variants"], list) or not raw["variants"]:
+        raise SpecError(f"{where}.variants: expected a non-empty list")
+    variants, seen = [], set()
+    for i, v in enumerate(raw["variants"]):
+        vwhere = f"{where}[{v.get('id', i) if isinstance(v, dict) else i}]"
+        check_keys(v, VARIANT_KEYS, vwhere)
+        if "id" not in v or "compression" not in v:
+            raise SpecError(f"{vwhere}: a variant needs 'id' and 'compression'")
+        vid = str(v["id"])
+        if vid in seen:
+            raise SpecError(f"{vwhere}.id: duplicate variant id '{vid}'")
+        seen.add(vid)
+        comp = v["compression"]
+        if not isinstance(comp, dict) or not comp:
+            raise SpecError(f"{vwhere}.compression: expected a mapping of strategy -> spec")
+        for name in comp:
+            if name not in STRATEGIES:
+                raise SpecError(f"{vwhere}.compression: unknown strategy '{name}'; choose one of {list(STRATEGIES)}")
+        if stage == "compression" and list(comp) != [strategy]:
+            raise SpecError(f"{vwhere}.compression: one factor per variant: only '{strategy}' belongs in "
+                            f"{path.name} (combine factors in final.yaml)")
+        v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
+        if not v_expect:
+            raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
+        marks = v.get("marks", [])
+        if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
+            raise SpecError(f"{vwhere}.marks: expected a list of marker names")
+        variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", ""))))
+    return Experiment(str(path), path.stem, strategy, str(raw["hypothesis"]).strip(),
+                      str(raw.get("motivation", "")).strip(), stage, expect, variants)

@@ -76,11 +76,17 @@ def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
         return pre
 
     handles = [l.self_attn.o_proj.register_forward_pre_hook(gate(g)) for l, g in zip(decoder_layers(model), gates)]
-    with _hooks(handles):
-        model.eval()
-        loss = model(input_ids=input_ids, labels=input_ids).loss
-        loss.backward()
-    model.zero_grad(set_to_none=True)
+    # Only the gates need gradients: weight gradients would double the model's memory.
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with _hooks(handles):
+            model.eval()
+            model(input_ids=input_ids, labels=input_ids).loss.backward()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
     return torch.stack([g.grad.abs() for g in gates])
 
 

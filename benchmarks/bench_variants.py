@@ -1,0 +1,97 @@
+"""Each strategy on a randomly initialised EXAONE-4.0-1.2B-shaped model: wall time and peak memory.
+
+Goal (variants issue): every strategy applies in <= 10 s with peak memory <= 1.2x the model's own.
+The model is built from the real config (hidden 2048, 30 layers, 32/8 heads, head_dim 64,
+intermediate 4096, vocab 102400, tied: 1,279,391,488 parameters). Scored variants use a small
+calibration batch (2 x 64 random tokens). trim_vocab is timed on its cut (keep 30% of ids); the
+EXAONE tokenizer cannot be fetched offline, and remapping a tokenizer is not the structural cost.
+
+    python benchmarks/bench_variants.py [--only drop_layers]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import Exaone4Config, Exaone4ForCausalLM
+
+sys.path.insert(0, str(Path(__file__).parent))
+from peak_memory import PeakRSS  # noqa: E402
+
+from exaone_bench.models.variants import Calibration, apply, replay  # noqa: E402
+
+CASES = [
+    ("drop_layers", {"drop_layers": [28, 29]}),
+    ("drop_layers", {"drop_layers": {"count": 6, "by": "block_influence"}}),
+    ("prune_heads", {"prune_heads": {"kv_heads": [7]}}),
+    ("prune_heads", {"prune_heads": {"query_heads_per_group": 3}}),
+    ("reduce_mlp", {"reduce_mlp": {"ratio": 0.75}}),
+    ("reduce_hidden_dim", {"reduce_hidden_dim": {"hidden_size": 1536}}),
+    ("trim_vocab", None),
+]
+
+
+def build() -> Exaone4ForCausalLM:
+    cfg = json.loads((Path(__file__).parent / "exaone-4.0-1.2b.config.json").read_text())
+    for key in ("architectures", "torch_dtype", "transformers_version"):
+        cfg.pop(key, None)
+    config = Exaone4Config(**cfg)
+    with torch.device("meta"):
+        model = Exaone4ForCausalLM(config)
+    model.to_empty(device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.02, generator=gen) if p.dim() > 1 else p.fill_(1.0)
+    model.tie_weights()
+    return model.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="run the cases of one strategy")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    model = build()
+    n = sum(p.numel() for p in model.parameters())
+    model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    print(f"built {n:,} parameters ({model_bytes / 2**30:.2f} GiB fp32) in {time.perf_counter() - t0:.1f}s")
+    ids = torch.randint(0, 102400, (2, 64), generator=torch.Generator().manual_seed(0))
+    rows = []
+    for name, compression in CASES:
+        if args.only and name != args.only:
+            continue
+        if compression is None:  # trim_vocab: the structural cut alone
+            keep = sorted(torch.randperm(102400, generator=torch.Generator().manual_seed(0))[:30720].tolist())
+            record = [{"strategy": "trim_vocab", "kept": {"token_ids": keep}, "removed": {}, "after": None}]
+        variant = build()
+        gc.collect()
+        with PeakRSS() as mem:
+            t = time.perf_counter()
+            if compression is None:
+                from exaone_bench.models.variants import trim_vocab
+                from exaone_bench.models.variants.surgery import sync_config
+
+                trim_vocab.cut(variant, record[0], Calibration())
+                sync_config(variant)
+            else:
+                apply(variant, compression, Calibration(input_ids=ids))
+            seconds = time.perf_counter() - t
+        ratio = (mem.peak - mem.start + model_bytes) / model_bytes
+        after = sum(p.numel() for p in variant.parameters())
+        label = json.dumps(compression or {"trim_vocab": "keep 30720 ids"})
+        rows.append((label, seconds, ratio, after))
+        print(f"{label:<70} {seconds:6.2f} s   peak {ratio:4.2f}x model   params {after:,}"
+              f"   {'OK' if seconds <= 10 and ratio <= 1.2 else 'OVER GOAL'}", flush=True)
+        del variant
+        gc.collect()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Evaluation: scikit-learn metrics, a bootstrap CI of the delta vs baseline, size, latency, FLOPs.
+
+The delta CI resamples both sources of noise: seeds (which fine-tuning runs) and test items
+(which examples), paired on the same items for variant and baseline.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score
+
+from .models.architecture import head_dim
+
+
+def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict:
+    """accuracy, macro precision/recall/F1 and cross-entropy of one model's test predictions."""
+    pred = logits.argmax(1)
+    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), -1).numpy()
+    return {
+        "accuracy": float(accuracy_score(labels, pred)),
+        "precision": float(precision_score(labels, pred, average="macro", zero_division=0)),
+        "recall": float(recall_score(labels, pred, average="macro", zero_division=0)),
+        "f1": float(f1_score(labels, pred, average="macro", zero_division=0)),
+        "eval_loss": float(log_loss(labels, probs, labels=list(range(logits.shape[1])))),
+    }
+
+
+def summarize(per_seed: list[dict]) -> dict:
+    """Mean and sample sd over seeds of every metric."""
+    out = {}
+    for key in per_seed[0]:
+        values = [m[key] for m in per_seed]
+        out[key] = float(np.mean(values))
+        out[f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return out
+
+
+def _macro_precision(labels, preds, n_classes):
+    """Macro precision of each row of `preds` (resamples x items) against `labels` (same shape)."""
+    out = np.zeros(len(preds))
+    for c in range(n_classes):
+        predicted = preds == c
+        tp = (predicted & (labels == c)).sum(1)
+        n = predicted.sum(1)
+        out += np.where(n > 0, tp / np.maximum(n, 1), 0.0)
+    return out / n_classes
+
+
+def delta_ci(labels: np.ndarray, variant_preds: np.ndarray, baseline_preds: np.ndarray, resamples: int,
+             confidence: float, seed: int = 0) -> dict:
+    """Bootstrap CI of (variant - baseline) for accuracy and macro precision.
+
+    `*_preds` are (seeds, items) predicted labels. Each resample draws items with replacement
+    (shared by both models) and, independently for each model, seeds with replacement.
+    """
+    rng = np.random.default_rng(seed)
+    n_items, n_classes = len(labels), int(max(labels.max(), variant_preds.max(), baseline_preds.max())) + 1
+    deltas = {"accuracy": [], "precision": []}
+    for _ in range(resamples):
+        items = rng.integers(0, n_items, n_items)
+        v = variant_preds[rng.integers(0, len(variant_preds), len(variant_preds))][:, items]
+        b = baseline_preds[rng.integers(0, len(baseline_preds), len(baseline_preds))][:, items]
+        y_v, y_b = np.broadcast_to(labels[items], v.shape), np.broadcast_to(labels[items], b.shape)
+        deltas["accuracy"].append((v == y_v).mean() - (b == y_b).mean())
+        deltas["precision"].append(_macro_precision(y_v, v, n_classes).mean() - _macro_precision(y_b, b, n_classes).mean())
+    lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
+    out = {}
+    for metric, values in deltas.items():
+        q = np.quantile(values, [lo, hi])
+        out[metric] = {"ci_low": float(q[0]), "ci_high": float(q[1]),
+                       "distinguishable": bool(q[0] > 0 or q[1] < 0)}
+    return out
+
+
+def model_size_mb(model) -> float:
+    """Size of the model's weights as safetensors on disk, in MB (10^6 bytes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors")) / 1e6
+
+
+def flops_per_token(config, seq_len: int, with_lm_head: bool = False) -> float:
+    """Analytic forward FLOPs per token: 2 x matmul weights + attention over `seq_len` context."""
+    h, hd = config.hidden_size, head_dim(config)
+    q, kv, inter = config.num_attention_heads, config.num_key_value_heads, config.intermediate_size
+    per_layer = 2 * (h * q * hd * 2 + h * kv * hd * 2 + 3 * h * inter) + 2 * 2 * q * hd * seq_len
+    head = 2 * h * config.vocab_size if with_lm_head else 2 * h * getattr(config, "num_labels", 2)
+    return float(config.num_hidden_layers * per_layer + head)
+
+
+@torch.no_grad()
+def latency_ms(model, vocab_size: int, batch_size: int, seq_len: int, warmup: int, repeats: int, threads: int) -> float:
+    """Median forward latency (ms) on fixed random tokens with a fixed thread count, warm-up excluded."""
+    model.eval()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = torch.randint(3, vocab_size, (batch_size, seq_len), generator=torch.Generator().manual_seed(0))
+        for _ in range(warmup):
+            model(input_ids=x)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model(input_ids=x)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        torch.set_num_threads(previous)
+    return float(statistics.median(times))
+
+
+@torch.no_grad()
+def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128) -> float:
+    """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, padding excluded."""
+    causal_lm.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[i : i + batch_size], add_special_tokens=False, truncation=True, max_length=max_length,
+                        padding=True, return_tensors="pt")
+        logits = causal_lm(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits[:, :-1].float()
+        target = enc.input_ids[:, 1:].masked_fill(enc.attention_mask[:, 1:] == 0, -100)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                 ignore_index=-100, reduction="sum")
+        total += float(loss)
+        count += int((target != -100).sum())
+    return total / max(count, 1)
+
+
+def floors(train_texts, train_labels, test_texts, test_labels, seed: int = 0) -> dict:
+    """Reference rows that need no LLM: majority class and TF-IDF + logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.asarray(test_labels)
+    majority = np.bincount(np.asarray(train_labels)).argmax()
+    n = int(max(labels.max(), np.max(train_labels))) + 1
+    major_logits = np.full((len(labels), n), -5.0)
+    major_logits[:, majority] = 5.0
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    clf = LogisticRegression(max_iter=2000, C=4.0, random_state=seed)
+    clf.fit(vec.fit_transform(train_texts), train_labels)
+    tfidf_logits = clf.predict_log_proba(vec.transform(test_texts))
+    return {"majority_class": classification_metrics(labels, major_logits),
+            "tfidf_logreg": classification_metrics(labels, tfidf_logits)}

@@ -1,0 +1,201 @@
+"""Run of one model under the fixed setup: compress, measure damage, fine-tune per seed, evaluate.
+
+The baseline (the uncompressed model under the same setup) is computed once per setup hash,
+cached on disk with checksums, and shared by pytest-xdist workers through a file lock.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .cache import atomic_dir, verify_checksums, write_checksums
+from .compress import calibration_for
+from .data import DataSpec, load_split
+from .evaluate import (classification_metrics, delta_ci, floors, flops_per_token, latency_ms, lm_loss_on_texts,
+                       model_size_mb, summarize)
+from .models.base import load_model
+from .models.variants import apply
+from .paths import data_dir
+from .spec import LOWER_IS_BETTER, Experiment, Setup, Variant
+from .train import classifier_from, encode, predict, train
+
+SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
+                "number_of_kv_heads": "num_key_value_heads", "hidden_dim": "hidden_size",
+                "intermediate_size": "intermediate_size", "vocab_size": "vocab_size"}
+
+
+class Runner:
+    """Holds the fixed split and the setup; builds, trains and evaluates one model at a time."""
+
+    def __init__(self, setup: Setup, progress: bool = False):
+        self.setup, self.progress = setup, progress
+        self.data_spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
+        split = load_split(self.data_spec)
+        self.texts = {name: list(split[name]["text"]) for name in split}
+        self.labels = {name: np.asarray(split[name]["label"]) for name in split}
+        self.num_labels = split["train"].features["label"].num_classes
+        self.label_names = split["train"].features["label"].names
+
+    # -- building blocks -----------------------------------------------------------------
+    def load_base(self):
+        s = self.setup
+        model, tokenizer, src = load_model(s.model, dtype=s.dtype, trust_remote_code=s.trust_remote_code)
+        return model, tokenizer, src
+
+    def threads(self) -> int:
+        return self.setup.training.threads or 1  # fixed: identical numbers with -n 0 and -n 2
+
+    def fit_and_evaluate(self, causal_lm, tokenizer, teacher: dict | None = None) -> dict:
+        """Fine-tune one classifier per seed on the train split; evaluate on test. Teacher: baseline logits."""
+        s = self.setup
+        torch.set_num_threads(self.threads())
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        enc = {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in ("train", "validation", "test")}
+        per_seed, preds, logits_train, curves, train_s, tps = [], [], [], [], 0.0, []
+        for seed in range(s.training.seeds):
+            model = classifier_from(causal_lm, self.num_labels, seed, pad)
+            teacher_logits = teacher["train_logits"][seed] if teacher is not None and s.training.recovery == "distill" else None
+            result = train(model, enc["train"], s.training, seed, pad, teacher_logits,
+                           enc["validation"] if s.training.eval_every else None, self.progress)
+            test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size)
+            per_seed.append(classification_metrics(self.labels["test"], test_logits))
+            preds.append(test_logits.argmax(1))
+            if teacher is None:  # the baseline's logits on train are the distillation teacher
+                logits_train.append(predict(model, enc["train"], pad, s.evaluation.batch_size))
+            curves.append([round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]])
+            train_s += result.seconds
+            tps.append(result.tokens_per_second)
+            if seed == 0:
+                lat = s.evaluation.latency
+                cost = {"inference_latency_ms": latency_ms(model, causal_lm.config.vocab_size, lat.batch_size,
+                                                           lat.seq_len, lat.warmup, lat.repeats, lat.threads),
+                        "model_size_mb": model_size_mb(model),
+                        "flops_per_token": flops_per_token(model.config, lat.seq_len)}
+            del model
+            gc.collect()
+        out = {"metrics": summarize(per_seed), "per_seed": per_seed, "preds": np.stack(preds), "cost": cost,
+               "training": {"seconds": round(train_s, 2), "tokens_per_second": round(float(np.mean(tps)), 1),
+                            "loss_curves": curves}}
+        if logits_train:
+            out["train_logits"] = np.stack(logits_train)
+        return out
+
+    def shape(self, causal_lm) -> dict:
+        cfg = causal_lm.config
+        out = {k: getattr(cfg, v) for k, v in SHAPE_PARAMS.items()}
+        out["total_parameters"] = sum(p.numel() for p in causal_lm.parameters())
+        return out
+
+    # -- the baseline, cached --------------------------------------------------------------
+    def baseline_dir(self) -> Path:
+        return data_dir() / "cache" / "baselines" / self.setup.hash
+
+    def baseline(self) -> dict:
+        """The uncompressed model under this setup: trained once per setup hash, then read back."""
+        from filelock import FileLock
+
+        out = self.baseline_dir()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out) + ".lock"):
+            if not verify_checksums(out):  # absent, interrupted or corrupt: (re)build
+                self._build_baseline(out)
+        result = json.loads((out / "result.json").read_text())
+        arrays = np.load(out / "arrays.npz")
+        result["preds"], result["train_logits"] = arrays["preds"], arrays["train_logits"]
+        return result
+
+    def _build_baseline(self, out: Path) -> None:
+        t0 = time.perf_counter()
+        with open(str(out) + ".log", "a") as log:  # one line per build: proves it is never trained twice
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} building baseline {self.setup.hash}\n")
+        causal_lm, tokenizer, src = self.load_base()
+        lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])
+        fitted = self.fit_and_evaluate(causal_lm, tokenizer)
+        result = {
+            "name": "baseline", "stage": "baseline", "strategy": "none", "variant_id": "baseline",
+            "model": {"source": src.name, "kind": src.kind, "location": src.location},
+            "setup_hash": self.setup.hash, "params": {**self.shape(causal_lm), **fitted["cost"]},
+            "metrics": fitted["metrics"], "per_seed": fitted["per_seed"], "training": fitted["training"],
+            "lm_loss_before_recovery": lm_loss, "base_lm_loss": lm_loss,
+            "floors": floors(self.texts["train"], self.labels["train"], self.texts["test"], self.labels["test"]),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        with atomic_dir(out) as tmp:
+            (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+            np.savez(tmp / "arrays.npz", preds=fitted["preds"], train_logits=fitted["train_logits"])
+            write_checksums(tmp, ["result.json", "arrays.npz"])
+
+    # -- one variant -------------------------------------------------------------------------
+    def run_variant(self, experiment: Experiment, variant: Variant) -> dict:
+        s = self.setup
+        t0 = time.perf_counter()
+        base = self.baseline()
+        causal_lm, tokenizer, src = self.load_base()
+        c = s.calibration
+        calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, self.data_spec)
+        removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
+                        where=f"{Path(experiment.path).name}[{variant.id}]")
+        tokenizer = calib.tokenizer
+        t_compress = time.perf_counter() - t0
+        lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])
+        fitted = self.fit_and_evaluate(causal_lm, tokenizer, teacher=base)
+        ci = delta_ci(self.labels["test"], fitted["preds"], base["preds"], s.evaluation.bootstrap,
+                      s.evaluation.confidence)
+        deltas = {m: fitted["metrics"][m] - base["metrics"][m] for m in ("accuracy", "precision", "recall", "f1", "eval_loss")}
+        verdict, message = judge(f"{experiment.name}[{variant.id}]", variant, fitted["metrics"], base["metrics"], ci)
+        params = {**self.shape(causal_lm), **fitted["cost"]}
+        result = {
+            "name": f"{experiment.name}[{variant.id}]", "experiment": experiment.name, "variant_id": variant.id,
+            "strategy": experiment.strategy, "stage": experiment.stage, "hypothesis": experiment.hypothesis,
+            "motivation": experiment.motivation, "description": variant.description,
+            "compression": variant.compression, "removed": removed,
+            "expect": {m: e.describe() for m, e in variant.expect.items()},
+            "params": params, "metrics": fitted["metrics"], "per_seed": fitted["per_seed"],
+            "deltas": deltas, "ci": ci, "verdict": verdict, "message": message,
+            "lm_loss_before_recovery": lm_loss, "base_lm_loss": base["lm_loss_before_recovery"],
+            "delta_params_pct": 100.0 * (params["total_parameters"] / base["params"]["total_parameters"] - 1),
+            "speedup": base["params"]["inference_latency_ms"] / params["inference_latency_ms"],
+            "flop_ratio": params["flops_per_token"] / base["params"]["flops_per_token"],
+            "training": fitted["training"], "setup_hash": s.hash,
+            "seconds": {"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
+        }
+        del causal_lm
+        gc.collect()
+        return result
+
+
+def judge(name: str, variant: Variant, metrics: dict, baseline: dict, ci: dict) -> tuple[str, str]:
+    """Verdict on the mean over seeds; 'confirmed' only when the CI also excludes the stated loss.
+
+    rejected: some mean delta breaks its bound (the test fails);
+    confirmed: every bound holds and, where a CI exists, the whole CI lies inside the bound;
+    not rejected: the means hold but a CI reaches past a bound (inside the noise).
+    """
+    broken, inside_noise, lines = [], False, []
+    for metric, e in variant.expect.items():
+        value, base = metrics[metric], baseline[metric]
+        delta = value - base
+        if e.min_delta is not None and delta < e.min_delta:
+            broken.append(f"{metric} {value:.3f} < baseline {base:.3f} {e.min_delta:+.3f}")
+        if e.max_delta is not None and delta > e.max_delta:
+            broken.append(f"{metric} {value:.3f} > baseline {base:.3f} {e.max_delta:+.3f}")
+        if metric in ci:
+            lo, hi = ci[metric]["ci_low"], ci[metric]["ci_high"]
+            if (e.min_delta is not None and lo < e.min_delta) or (e.max_delta is not None and hi > e.max_delta):
+                inside_noise = True
+        lines.append(f"{metric} {value:.3f} vs baseline {base:.3f} (delta {delta:+.3f}"
+                     + (f", CI [{ci[metric]['ci_low']:+.3f}, {ci[metric]['ci_high']:+.3f}]" if metric in ci else "") + ")")
+    if broken:
+        return "rejected", f"{name}: {'; '.join(broken)} -> hypothesis rejected"
+    verdict = "not rejected (CI reaches past the bound)" if inside_noise else "confirmed"
+    return ("not_rejected" if inside_noise else "confirmed"), f"{name}: {'; '.join(lines)} -> {verdict}"
+
+
+__all__ = ["Runner", "judge", "LOWER_IS_BETTER"]

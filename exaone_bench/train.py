@@ -1,0 +1,156 @@
+"""The one training loop: sequence classification on the fixed split, same data, loop and seed.
+
+Every model (baseline and variant) becomes `AutoModelForSequenceClassification` on its own
+backbone: the causal LM's decoder weights are copied in, a fresh `score` head is initialised
+from the seed, and the last non-padding token's hidden state is classified. A fixed number of
+AdamW steps, deterministic batch order, dynamic padding. `distill` adds a KL term to the
+baseline's (teacher's) logits on the same training examples (Minitron-style recovery).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .spec import TrainingSetup
+
+
+@dataclass
+class Encoded:
+    """A tokenised split: token id lists (no padding) and labels."""
+
+    ids: list[list[int]]
+    labels: np.ndarray
+
+    def batch(self, index, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = [self.ids[i] for i in index]
+        width = max(map(len, rows))
+        x = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, ids in enumerate(rows):
+            x[r, : len(ids)] = torch.as_tensor(ids)
+            mask[r, : len(ids)] = 1
+        return x, mask, torch.as_tensor(self.labels[index], dtype=torch.long)
+
+
+def encode(tokenizer, texts: list[str], labels, max_length: int) -> Encoded:
+    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    ids = [x if x else [tokenizer.eos_token_id] for x in ids]
+    return Encoded(ids, np.asarray(labels, dtype=np.int64))
+
+
+def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
+    """A sequence classifier sharing the causal LM's backbone weights; the head is seeded."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
+    config.num_labels, config.pad_token_id = num_labels, pad_token_id
+    config.architectures = None
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype)
+    backbone = getattr(model, model.base_model_prefix)
+    backbone.load_state_dict(getattr(causal_lm, causal_lm.base_model_prefix).state_dict())
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.score.weight.normal_(0.0, config.initializer_range, generator=gen)
+    return model
+
+
+def lr_factor(step: int, setup: TrainingSetup) -> float:
+    if step < setup.warmup_steps:
+        return (step + 1) / setup.warmup_steps
+    if setup.schedule == "constant":
+        return 1.0
+    progress = (step - setup.warmup_steps) / max(1, setup.steps - setup.warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * progress)) if setup.schedule == "cosine" else 1.0 - progress
+
+
+def batch_order(n: int, setup: TrainingSetup, seed: int) -> list[np.ndarray]:
+    """The deterministic sequence of example indices for every step: reshuffled each epoch."""
+    rng = np.random.default_rng(seed)
+    out, perm = [], np.array([], dtype=np.int64)
+    while len(out) < setup.steps:
+        if len(perm) < setup.batch_size:
+            perm = np.concatenate([perm, rng.permutation(n)])
+        out.append(perm[: setup.batch_size])
+        perm = perm[setup.batch_size :]
+    return out
+
+
+@dataclass
+class TrainResult:
+    losses: list[float] = field(default_factory=list)
+    tokens: int = 0
+    seconds: float = 0.0
+    best_step: int | None = None
+    validation_curve: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+@torch.no_grad()
+def predict(model, data: Encoded, pad_id: int, batch_size: int = 128) -> np.ndarray:
+    """Logits (n, num_labels) in the split's order; batches sorted by length to limit padding."""
+    model.eval()
+    order = np.argsort([len(x) for x in data.ids], kind="stable")
+    out = np.zeros((len(data.ids), model.config.num_labels), dtype=np.float32)
+    for i in range(0, len(order), batch_size):
+        index = order[i : i + batch_size]
+        x, mask, _ = data.batch(index, pad_id)
+        out[index] = model(input_ids=x, attention_mask=mask).logits.float().numpy()
+    return out
+
+
+def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, teacher_logits: np.ndarray | None = None,
+          validation: Encoded | None = None, progress: bool = False) -> TrainResult:
+    """Fine-tune `model` in place for setup.steps steps; returns losses and throughput."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": setup.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}], lr=setup.lr, foreach=True)
+    teacher = torch.as_tensor(teacher_logits) if teacher_logits is not None else None
+    result, best, best_state = TrainResult(), -1.0, None
+    model.train()
+    start = time.perf_counter()
+    bar = tqdm(batch_order(len(data.ids), setup, seed), desc="fine-tune", disable=not progress, mininterval=2.0)
+    for step, index in enumerate(bar):
+        for group in opt.param_groups:
+            group["lr"] = setup.lr * lr_factor(step, setup)
+        x, mask, y = data.batch(index, pad_id)
+        logits = model(input_ids=x, attention_mask=mask).logits
+        loss = F.cross_entropy(logits, y)
+        if teacher is not None and setup.recovery == "distill":
+            t = setup.distill_temperature
+            kl = F.kl_div(F.log_softmax(logits / t, -1), F.log_softmax(teacher[index] / t, -1),
+                          log_target=True, reduction="batchmean") * t * t
+            loss = setup.distill_alpha * loss + (1 - setup.distill_alpha) * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        result.losses.append(loss.detach())
+        result.tokens += int(mask.sum())
+        if progress and step % 20 == 0:
+            bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{result.tokens / (time.perf_counter() - start):,.0f}")
+        if validation is not None and setup.eval_every and (step + 1) % setup.eval_every == 0:
+            acc = float((predict(model, validation, pad_id).argmax(1) == validation.labels).mean())
+            result.validation_curve.append((step + 1, acc))
+            if acc > best:
+                best, result.best_step = acc, step + 1
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.train()
+    result.seconds = time.perf_counter() - start
+    result.losses = [float(v) for v in torch.stack(result.losses)] if result.losses else []
+    if best_state is not None:  # early stopping on validation: keep the best checkpoint seen
+        model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,143 @@
+"""The experiment suite driven through the real plugin with pytester, on a micro setup (seconds)."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+MICRO_SETUP = """
+model: {model}
+training: {{steps: 6, batch_size: 8, lr: 1.0e-3, warmup_steps: 1, max_length: 24, seeds: 2}}
+evaluation: {{batch_size: 256, bootstrap: 50, latency: {{repeats: 2, warmup: 1}}}}
+calibration: {{samples: 4, seq_len: 16}}
+"""
+
+DROP = """
+strategy: drop_layers
+hypothesis: The micro model's last layer can go.
+expect:
+  accuracy: {min_delta: -1.0}
+variants:
+  - id: last1
+    compression: {drop_layers: [1]}
+  - id: impossible
+    description: demands +50 points of accuracy, so it must fail
+    compression: {drop_layers: {count: 1, by: block_influence}}
+    expect:
+      accuracy: {min_delta: 0.5}
+"""
+
+MLP = """
+strategy: reduce_mlp
+hypothesis: Half the MLP channels are enough.
+expect:
+  precision: {min_delta: -1.0}
+variants:
+  - id: half
+    compression: {reduce_mlp: {ratio: 0.5}}
+"""
+
+
+@pytest.fixture
+def suite(pytester, micro_reference):
+    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+                                  "experiments/drop_layers": DROP, "experiments/reduce_mlp": MLP})
+    return pytester
+
+
+def results(pytester):
+    return json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+
+
+def test_collection_ids_and_k_selection(suite):
+    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out.stdout.fnmatch_lines(["experiments/drop_layers.yaml::drop_layers[[]last1[]]",
+                              "experiments/drop_layers.yaml::drop_layers[[]impossible[]]",
+                              "experiments/reduce_mlp.yaml::reduce_mlp[[]half[]]", "3 tests collected*"])
+    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q", "-k", "last1")
+    out.stdout.fnmatch_lines(["*drop_layers[[]last1[]]", "1/3 tests collected (2 deselected)*"])
+    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q", "-m", "reduce_mlp")
+    out.stdout.fnmatch_lines(["*reduce_mlp[[]half[]]", "1/3 tests collected (2 deselected)*"])
+
+
+def test_pass_fail_and_readable_message(suite, data_root):
+    out = suite.runpytest_subprocess("experiments", "-k", "drop_layers", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=1, failed=1)
+    out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} < baseline 0\.\d{3} \+0\.500 "
+                               r"-> hypothesis rejected"])
+    out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s), 1 hypothesis(es) rejected; setup *; "
+                              "results in reports/latest/results.json"])
+    doc = results(suite)
+    by_name = {r["name"]: r for r in doc["variants"]}
+    last1 = by_name["drop_layers[last1]"]
+    assert last1["removed"][0]["removed"] == {"layers": [1]}
+    assert last1["params"]["number_of_layers"] == 1 and last1["params"]["total_parameters"] < doc["baseline"]["params"]["total_parameters"]
+    assert len(last1["per_seed"]) == 2 and {"accuracy", "precision", "recall", "f1", "eval_loss"} <= set(last1["metrics"])
+    assert last1["ci"]["accuracy"]["ci_low"] <= last1["deltas"]["accuracy"] <= last1["ci"]["accuracy"]["ci_high"]
+    assert last1["lm_loss_before_recovery"] > 0 and doc["baseline"]["floors"]["tfidf_logreg"]["accuracy"] > 0.6
+    assert by_name["drop_layers[impossible]"]["verdict"] == "rejected"
+
+
+def test_xdist_trains_the_baseline_once_and_matches_serial(suite, data_root):
+    serial = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
+    serial.assert_outcomes(passed=2)
+    first = results(suite)
+    logs = list((data_root / "cache" / "baselines").glob("*.log"))
+    built_before = sum(len(p.read_text().splitlines()) for p in logs)
+    parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
+    parallel.assert_outcomes(passed=2)
+    second = results(suite)
+    assert sum(len(p.read_text().splitlines()) for p in logs) == built_before  # cached: not trained again
+    for a, b in zip(first["variants"], second["variants"]):
+        assert a["name"] == b["name"] and a["metrics"] == b["metrics"] and a["per_seed"] == b["per_seed"]
+
+
+def test_baseline_is_trained_once_across_workers(pytester, micro_reference, data_root):
+    setup = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1")  # a fresh setup hash
+    pytester.makefile(".yaml", **{"experiments/setup": setup, "experiments/drop_layers": DROP,
+                                  "experiments/reduce_mlp": MLP})
+    out = pytester.runpytest_subprocess("experiments", "-n", "2", "-k", "last1 or half", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=2)
+    h = results(pytester)["setup_hash"]
+    log = data_root / "cache" / "baselines" / f"{h}.log"
+    assert len(log.read_text().splitlines()) == 1
+
+
+def test_bad_experiment_file_fails_collection_and_others_still_run(suite):
+    suite.makefile(".yaml", **{"experiments/prune_heads": textwrap.dedent("""
+        strategy: prune_heads
+        hypothesis: broken on purpose
+        expect: {accuracy: {min_delta: -1.0}}
+        variants:
+          - id: typo
+            compression: {prune_heads: {kv_head: [1]}}
+          - id: fine
+            compresion: {prune_heads: {kv_heads: [1]}}
+        """)})
+    out = suite.runpytest_subprocess("experiments", "-k", "half or prune", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=1, errors=1)
+    out.stdout.fnmatch_lines(["*experiments/prune_heads.yaml[[]fine[]]: unknown key(s) ['compresion']*"])
+
+
+def test_bad_variant_spec_fails_with_file_variant_and_key(suite):
+    suite.makefile(".yaml", **{"experiments/prune_heads": textwrap.dedent("""
+        strategy: prune_heads
+        hypothesis: broken on purpose
+        expect: {accuracy: {min_delta: -1.0}}
+        variants:
+          - id: typo
+            compression: {prune_heads: {kv_head: [1]}}
+        """)})
+    out = suite.runpytest_subprocess("experiments", "-k", "typo", "-p", "no:cacheprovider")
+    out.assert_outcomes(failed=1)
+    out.stdout.fnmatch_lines(["*prune_heads.yaml[[]typo[]].prune_heads: unknown key(s) ['kv_head']*"])
+
+
+def test_bad_setup_is_a_usage_error(pytester, micro_reference):
+    pytester.makefile(".yaml", **{"experiments/setup": "model: x\ntraining: {steps: -3}\n", "experiments/drop_layers": DROP})
+    out = pytester.runpytest_subprocess("experiments", "--collect-only")
+    assert out.ret == pytest.ExitCode.USAGE_ERROR
+    out.stderr.fnmatch_lines(["*experiments/setup.yaml.training.steps: expected a positive int, got -3*"])
