@@ -57,6 +57,9 @@ def pytest_configure(config):
     bench = BenchSession(setup, Path(config.rootpath), hasattr(config, "workerinput"),
                          config.getoption("--bench-progress"))
     config.stash[session_key] = bench
+    # A broken experiment file is a collection error naming file, variant and key; the other
+    # files must still run, as a suite user expects.
+    config.option.continue_on_collection_errors = True
     config.pluginmanager.register(ResultHooks(bench), "exaone-bench-results")
 
 

@@ -69,16 +69,25 @@ def lr_factor(step: int, setup: TrainingSetup) -> float:
     return 0.5 * (1 + math.cos(math.pi * progress)) if setup.schedule == "cosine" else 1.0 - progress
 
 
-def batch_order(n: int, setup: TrainingSetup, seed: int) -> list[np.ndarray]:
-    """The deterministic sequence of example indices for every step: reshuffled each epoch."""
+def batch_order(lengths: list[int], setup: TrainingSetup, seed: int, bucket: int = 8) -> list[np.ndarray]:
+    """The deterministic example indices of every step.
+
+    Each epoch is a fresh permutation cut into windows of `bucket` batches; inside a window the
+    examples are sorted by length before batching (padding roughly halves), and the batches of
+    the window are shuffled, so that length does not order the epoch.
+    """
     rng = np.random.default_rng(seed)
-    out, perm = [], np.array([], dtype=np.int64)
+    lengths = np.asarray(lengths)
+    out: list[np.ndarray] = []
     while len(out) < setup.steps:
-        if len(perm) < setup.batch_size:
-            perm = np.concatenate([perm, rng.permutation(n)])
-        out.append(perm[: setup.batch_size])
-        perm = perm[setup.batch_size :]
-    return out
+        perm = rng.permutation(len(lengths))
+        window = setup.batch_size * bucket
+        for w in range(0, len(perm) - setup.batch_size + 1, window):
+            chunk = perm[w : w + window]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches = [chunk[i : i + setup.batch_size] for i in range(0, len(chunk) - setup.batch_size + 1, setup.batch_size)]
+            out.extend(batches[i] for i in rng.permutation(len(batches)))
+    return out[: setup.steps]
 
 
 @dataclass
@@ -121,7 +130,7 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
     result, best, best_state = TrainResult(), -1.0, None
     model.train()
     start = time.perf_counter()
-    bar = tqdm(batch_order(len(data.ids), setup, seed), desc="fine-tune", disable=not progress, mininterval=2.0)
+    bar = tqdm(batch_order([len(x) for x in data.ids], setup, seed), desc="fine-tune", disable=not progress, mininterval=2.0)
     for step, index in enumerate(bar):
         for group in opt.param_groups:
             group["lr"] = setup.lr * lr_factor(step, setup)

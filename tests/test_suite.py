@@ -119,7 +119,7 @@ def test_bad_experiment_file_fails_collection_and_others_still_run(suite):
         """)})
     out = suite.runpytest_subprocess("experiments", "-k", "half or prune", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=1, errors=1)
-    out.stdout.fnmatch_lines(["*experiments/prune_heads.yaml[[]fine[]]: unknown key(s) ['compresion']*"])
+    out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
 
 
 def test_bad_variant_spec_fails_with_file_variant_and_key(suite):
@@ -133,7 +133,7 @@ def test_bad_variant_spec_fails_with_file_variant_and_key(suite):
         """)})
     out = suite.runpytest_subprocess("experiments", "-k", "typo", "-p", "no:cacheprovider")
     out.assert_outcomes(failed=1)
-    out.stdout.fnmatch_lines(["*prune_heads.yaml[[]typo[]].prune_heads: unknown key(s) ['kv_head']*"])
+    out.stdout.re_match_lines([r"prune_heads\.yaml\[typo\]\.prune_heads: unknown key\(s\) \['kv_head'\]"])
 
 
 def test_bad_setup_is_a_usage_error(pytester, micro_reference):
