@@ -1,10 +1,11 @@
-"""`exaone-bench` command line: data, reference, analyze, compress."""
+"""`exaone-bench` command line: data, reference, analyze, compress, report."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def cmd_data(args) -> int:
@@ -37,13 +38,16 @@ def cmd_reference(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    from .compress import compress, describe, rebuild
+    from .compress import compress, describe, from_run, rebuild
 
     t0 = time.perf_counter()
-    if args.replay:
-        removed = rebuild(args.model, args.replay, args.out)
+    if args.from_run:
+        removed = from_run(args.from_run, args.out, args.model)
+    elif args.replay:
+        removed = rebuild(args.model or "exaone-tiny", args.replay, args.out)
     else:
-        removed = compress(args.model, args.config, args.out, calibration=args.calibration, seed=args.seed)
+        removed = compress(args.model or "exaone-tiny", args.config, args.out, calibration=args.calibration,
+                           seed=args.seed)
     for record in removed:
         print(describe(record))
     print(f"wrote {args.out} ({time.perf_counter() - t0:.1f}s): config.json, model.safetensors, tokenizer, removed.yaml")
@@ -57,6 +61,18 @@ def cmd_analyze(args) -> int:
                    argv=sys.argv[1:])
     print(f"analyzed {meta['rows']} tensors of {meta['model_id']} in {meta['seconds']}s "
           f"({meta['skipped']} skipped): " + ", ".join(meta["outputs"]))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import publish
+    from .tracking import Tracker, tracking_uri
+
+    tracker = Tracker(tracking_uri(None, Path.cwd()))
+    doc = tracker.read_session(args.run)
+    stamp = doc["run_name"].replace("session ", "") if doc["run_name"] else doc["run_id"]
+    run_dir = publish(doc, Path(args.out), stamp)
+    print(f"report for MLflow run {doc['run_id']} ({len(doc['variants'])} variants) written to {run_dir / 'README.md'}")
     return 0
 
 
@@ -83,14 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("compress", help="apply one compression spec; write an HF checkpoint + removed.yaml")
-    p.add_argument("--model", default="exaone-tiny", help="hub id, local directory or built-in name")
+    p.add_argument("--model", default=None,
+                   help="hub id, local directory or built-in name (default: exaone-tiny; with --from-run: the run's base)")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--config", help="VARIANT.yaml holding one compression: block")
     group.add_argument("--replay", help="a removed.yaml to rebuild on --model without scoring again")
+    group.add_argument("--from-run", help="an MLflow run id of a logged variant: replay it and write a model card")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--calibration", type=int, default=32, help="training-split blocks for scores (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("report", help="regenerate the markdown report from MLflow alone")
+    p.add_argument("--run", default=None, help="parent (session) run id; default: the latest session")
+    p.add_argument("--out", default="reports", help="reports directory (writes <stamp>/ and latest/)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -94,3 +94,46 @@ def rebuild(source: str, removed_yaml: str | Path, out: str | Path) -> list[dict
     replay(model, doc["removed"], calib)
     save_variant(model, calib.tokenizer, doc["removed"], Path(out), {k: v for k, v in doc.items() if k != "removed"})
     return doc["removed"]
+
+
+LICENSE_NOTE = ("EXAONE weights are released under LG AI Research's EXAONE AI Model License (non-commercial); "
+                "a compressed derivative inherits that license. exaone-tiny and this code carry no such "
+                "restriction beyond the project's own license.")
+
+
+def model_card(result: dict, base: str) -> str:
+    """A short README.md for an exported variant: base, what was removed, metrics, license note."""
+    m, d = result["metrics"], result.get("deltas", {})
+    lines = [f"# {result['name']}", "", f"Compressed from `{base}` by exaone-bench.", "", "## Removed", ""]
+    lines += [f"- {describe(rec)}" for rec in result["removed"]]
+    lines += ["", "## Metrics (test split, mean ± sd over seeds)", "",
+              *[f"- {k}: {m[k]:.4f} ± {m.get(k + '_sd', 0):.4f}" + (f" (Δ vs baseline {d[k]:+.4f})" if k in d else "")
+                for k in ("accuracy", "precision", "recall", "f1", "eval_loss")],
+              f"- parameters: {result['params']['total_parameters']:,}; size {result['params']['model_size_mb']:.2f} MB; "
+              f"latency {result['params']['inference_latency_ms']:.2f} ms", "",
+              f"Verdict: {result.get('message', '')}", "", "## License", "", LICENSE_NOTE, ""]
+    return "\n".join(lines)
+
+
+def from_run(run_id: str, out: str | Path, model: str | None = None) -> list[dict]:
+    """Rebuild a variant logged in MLflow by replaying its removed.yaml on its base model."""
+    import json
+
+    from .tracking import Tracker, tracking_uri
+
+    tracker = Tracker(tracking_uri(None, Path.cwd()))
+    run = tracker.client.get_run(run_id)
+    result = json.loads(Path(tracker.client.download_artifacts(run_id, "metrics.json")).read_text())
+    parent = run.data.tags.get("mlflow.parentRunId")
+    setup = json.loads(Path(tracker.client.download_artifacts(parent, "setup.json")).read_text()) if parent else {}
+    base = model or setup.get("model")
+    if not base:
+        raise SpecError(f"run {run_id}: no base model recorded; pass --model")
+    loaded, tokenizer, src = load_model(base)
+    calib = Calibration(tokenizer=tokenizer)
+    replay(loaded, result["removed"], calib)
+    provenance = {"base": {"source": src.name, "kind": src.kind, "location": src.location},
+                  "compression": result["compression"], "mlflow_run_id": run_id}
+    save_variant(loaded, calib.tokenizer, result["removed"], Path(out), provenance)
+    (Path(out) / "README.md").write_text(model_card(result, src.name))
+    return result["removed"]

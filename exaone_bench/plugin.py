@@ -17,6 +17,8 @@ from .spec import SpecError, load_experiment, load_setup
 
 session_key = pytest.StashKey[BenchSession]()
 RESULT = "exaone_bench_result"
+VARIANT = "exaone_bench_variant"
+STAGE = "exaone_bench_stage"
 
 
 def pytest_addoption(parser):
@@ -97,6 +99,7 @@ class VariantItem(pytest.Item):
     def __init__(self, *, experiment, variant, **kwargs):
         super().__init__(**kwargs)
         self.experiment, self.variant = experiment, variant
+        self.user_properties += [(VARIANT, self.name), (STAGE, experiment.stage)]
 
     def runtest(self):
         session = self.config.stash[session_key]
@@ -119,20 +122,28 @@ class ResultHooks:
 
     def __init__(self, bench: BenchSession):
         self.bench = bench
-        self.path = None
+        self.readme = None
 
     def pytest_runtest_logreport(self, report):
-        """Gather results from reports: on xdist they arrive here, at the controller, from every worker."""
-        if report.when == "call":
-            self.bench.results.extend(json.loads(v) for k, v in report.user_properties if k == RESULT)
+        """On xdist, reports from every worker arrive here, at the controller: log them at once."""
+        if self.bench.is_worker:
+            return
+        props = dict(report.user_properties)
+        if VARIANT not in props:
+            return
+        if RESULT in props and report.when == "call":
+            self.bench.record(json.loads(props[RESULT]))
+        elif report.failed and RESULT not in props:
+            self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext)
 
     def pytest_sessionfinish(self, session, exitstatus):
-        if not self.bench.is_worker and self.bench.results:
-            self.path = self.bench.write_results()
+        if not self.bench.is_worker:
+            self.readme = self.bench.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        if self.path is not None:
+        if self.readme is not None:
             rejected = sum(r["verdict"] == "rejected" for r in self.bench.results)
             terminalreporter.write_line(
-                f"exaone-bench: {len(self.bench.results)} variant(s), {rejected} hypothesis(es) rejected; "
-                f"setup {self.bench.setup.hash}; results in {os.path.relpath(self.path, config.rootpath)}")
+                f"exaone-bench: {len(self.bench.results)} variant(s), {rejected} hypothesis(es) rejected, "
+                f"{len(self.bench.failures)} crashed; setup {self.bench.setup.hash}; "
+                f"report {os.path.relpath(self.readme, config.rootpath)}; MLflow {self.bench.tracker.uri}")

@@ -18,8 +18,8 @@ import torch
 from .cache import atomic_dir, verify_checksums, write_checksums
 from .compress import calibration_for
 from .data import DataSpec, load_split
-from .evaluate import (classification_metrics, delta_ci, floors, flops_per_token, latency_ms, lm_loss_on_texts,
-                       model_size_mb, summarize)
+from .evaluate import (classification_metrics, delta_ci, floors, flops_per_token, latency_ms, level_ci,
+                       lm_loss_on_texts, model_size_mb, summarize)
 from .models.base import load_model
 from .models.variants import apply
 from .paths import data_dir
@@ -123,6 +123,8 @@ class Runner:
             "model": {"source": src.name, "kind": src.kind, "location": src.location},
             "setup_hash": self.setup.hash, "params": {**self.shape(causal_lm), **fitted["cost"]},
             "metrics": fitted["metrics"], "per_seed": fitted["per_seed"], "training": fitted["training"],
+            "level_ci": level_ci(self.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
+                                 self.setup.evaluation.confidence),
             "lm_loss_before_recovery": lm_loss, "base_lm_loss": lm_loss,
             "floors": floors(self.texts["train"], self.labels["train"], self.texts["test"], self.labels["test"]),
             "seconds": round(time.perf_counter() - t0, 1),
@@ -159,6 +161,7 @@ class Runner:
             "expect": {m: e.describe() for m, e in variant.expect.items()},
             "params": params, "metrics": fitted["metrics"], "per_seed": fitted["per_seed"],
             "deltas": deltas, "ci": ci, "verdict": verdict, "message": message,
+            "level_ci": level_ci(self.labels["test"], fitted["preds"], s.evaluation.bootstrap, s.evaluation.confidence),
             "lm_loss_before_recovery": lm_loss, "base_lm_loss": base["lm_loss_before_recovery"],
             "delta_params_pct": 100.0 * (params["total_parameters"] / base["params"]["total_parameters"] - 1),
             "speedup": base["params"]["inference_latency_ms"] / params["inference_latency_ms"],

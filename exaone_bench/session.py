@@ -1,4 +1,4 @@
-"""The state of one pytest run: the resolved setup, the runner, and every result for the report."""
+"""The state of one pytest run: the resolved setup, the runner, results, MLflow and the report."""
 from __future__ import annotations
 
 import json
@@ -11,15 +11,21 @@ from .spec import Setup
 
 @dataclass
 class BenchSession:
-    """Kept in `config.stash`; on xdist the controller's instance gathers every worker's results."""
+    """Kept in `config.stash`; on xdist the controller's instance gathers every worker's results.
+
+    Only the controller talks to MLflow: results arrive from workers inside test reports and
+    are logged as child runs of one parent run the moment they arrive.
+    """
 
     setup: Setup
     rootdir: Path
     is_worker: bool = False
     progress: bool = False
     results: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     _runner: object = None
+    _tracker: object = None
 
     @property
     def runner(self):
@@ -33,21 +39,68 @@ class BenchSession:
         return self.runner.run_variant(experiment, variant)
 
     @property
-    def results_dir(self) -> Path:
-        return self.rootdir / "reports" / "latest"
+    def stamp(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started))
 
-    def write_results(self) -> Path | None:
-        """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""
-        if not self.results:
+    @property
+    def reports_dir(self) -> Path:
+        return self.rootdir / "reports"
+
+    # -- MLflow ------------------------------------------------------------------------------
+    @property
+    def tracker(self):
+        if self._tracker is None:
+            from .tracking import Tracker, git_commit, tracking_uri
+
+            self._tracker = Tracker(tracking_uri(self.setup.tracking_uri, self.rootdir))
+            self._tags = {"setup_hash": self.setup.hash, "git_commit": git_commit(self.rootdir)}
+            self._tracker.start_parent(f"session {self.stamp}", self.setup.flat(), self.setup.as_dict(), self._tags)
+        return self._tracker
+
+    def record(self, result: dict) -> None:
+        self.results.append(result)
+        self.tracker.log_result(result, result["stage"], self._tags)
+
+    def record_failure(self, name: str, stage: str, error: str) -> None:
+        self.failures.append({"name": name, "error": error})
+        self.tracker.log_failure(name, stage, error, self._tags)
+
+    def finish(self, interrupted: bool) -> Path | None:
+        """Log baseline and floors, write results.json and the report from MLflow, close the parent."""
+        if self._tracker is None:
             return None
-        baseline = self.runner.baseline()
-        baseline = {k: v for k, v in baseline.items() if k not in ("preds", "train_logits")}
+        try:
+            baseline = {k: v for k, v in self.runner.baseline().items() if k not in ("preds", "train_logits")}
+            self.tracker.log_result(baseline, "baseline", self._tags)
+            for name, metrics in baseline["floors"].items():
+                self.tracker.log_result({"name": f"floor:{name}", "strategy": "none", "metrics": metrics}, "floor", self._tags)
+            self.write_results(baseline)
+            readme = self.write_report()
+        except BaseException:
+            self.tracker.end_parent("FAILED")
+            raise
+        self.tracker.end_parent("KILLED" if interrupted else "FINISHED")
+        return readme
+
+    def write_results(self, baseline: dict) -> Path:
+        """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
-               "started": self.started, "finished": time.time(), "baseline": baseline,
-               "variants": sorted(self.results, key=lambda r: r["name"])}
-        self.results_dir.mkdir(parents=True, exist_ok=True)
-        path = self.results_dir / "results.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-        tmp.replace(path)
+               "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
+               "baseline": baseline, "variants": sorted(self.results, key=lambda r: r["name"]),
+               "failed": self.failures}
+        latest = self.reports_dir / "latest"
+        latest.mkdir(parents=True, exist_ok=True)
+        path = latest / "results.json"
+        path.with_suffix(".tmp").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        path.with_suffix(".tmp").replace(path)
         return path
+
+    def write_report(self) -> Path:
+        """Rendered from what MLflow holds, exactly as `exaone-bench report` does later."""
+        from .report import publish
+
+        doc = self.tracker.read_session(self.tracker.parent_id)
+        run_dir = publish(doc, self.reports_dir, self.stamp)
+        for f in sorted(run_dir.iterdir()):
+            self.tracker.client.log_artifact(self.tracker.parent_id, str(f), "report")
+        return run_dir / "README.md"

@@ -68,8 +68,8 @@ def test_pass_fail_and_readable_message(suite, data_root):
     out.assert_outcomes(passed=1, failed=1)
     out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} < baseline 0\.\d{3} \+0\.500 "
                                r"-> hypothesis rejected"])
-    out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s), 1 hypothesis(es) rejected; setup *; "
-                              "results in reports/latest/results.json"])
+    out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s), 1 hypothesis(es) rejected, 0 crashed; setup *; "
+                              "report reports/*/README.md; MLflow sqlite:///*mlflow.db"])
     doc = results(suite)
     by_name = {r["name"]: r for r in doc["variants"]}
     last1 = by_name["drop_layers[last1]"]

@@ -1,0 +1,56 @@
+"""Wall time of the default experiment suite, per stage, with -n 0 or -n 2, and the floors.
+
+    python benchmarks/bench_suite.py [-n 2] [--quick] [-k EXPR]
+
+Runs `pytest experiments/` as a user would (warm data/reference cache assumed; a cold cache adds
+the reference build, ~5 min) and prints: total wall, baseline build, each variant's compress,
+fine-tune and total seconds, fine-tune tokens/s, and the suite's verdicts. Goal: <= 20 min warm,
+<= 6 min with --quick. A fresh baseline is forced by `--fresh-baseline` (deletes its cache entry).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", default="2", help="pytest-xdist workers (0: serial)")
+    parser.add_argument("-k", default=None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--fresh-baseline", action="store_true")
+    args = parser.parse_args()
+    root = Path(__file__).resolve().parent.parent
+    if args.fresh_baseline:
+        from exaone_bench.paths import data_dir
+
+        shutil.rmtree(data_dir() / "cache" / "baselines", ignore_errors=True)
+    cmd = [sys.executable, "-m", "pytest", "experiments", "-q", "-p", "no:cacheprovider", "-n", args.n]
+    cmd += ["--quick"] if args.quick else []
+    cmd += ["-k", args.k] if args.k else []
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])
+    doc = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    base = doc["baseline"]
+    print(f"suite wall {wall:.0f} s with -n {args.n}{' --quick' if args.quick else ''} "
+          f"(seeds {doc['setup']['training']['seeds']}, steps {doc['setup']['training']['steps']})")
+    print(f"baseline: {base['seconds']} s to build (0 if it was cached before this run), "
+          f"fine-tune {base['training']['tokens_per_second']:.0f} tokens/s per worker; "
+          f"accuracy {base['metrics']['accuracy']:.3f} +- {base['metrics']['accuracy_sd']:.3f}; "
+          f"floors: majority {base['floors']['majority_class']['accuracy']:.3f}, "
+          f"TF-IDF+LR {base['floors']['tfidf_logreg']['accuracy']:.3f}")
+    print(f"{'variant':<36} {'compress s':>10} {'fine-tune s':>11} {'total s':>8} {'tok/s':>7}  verdict")
+    for r in doc["variants"]:
+        print(f"{r['name']:<36} {r['seconds']['compress']:>10.1f} {r['training']['seconds']:>11.1f} "
+              f"{r['seconds']['total']:>8.1f} {r['training']['tokens_per_second']:>7.0f}  {r['verdict']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The markdown comparison report: tables (tabulate), plots (matplotlib), the justified best model.
+
+Every number in a sentence comes from the same result dicts as the tables; the same function
+renders the report at session end and from MLflow alone (`exaone-bench report`), so both agree.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .spec import Expectation
+
+
+def _pm(metrics: dict, key: str) -> str:
+    return f"{metrics[key]:.3f} ± {metrics.get(key + '_sd', 0.0):.3f}"
+
+
+def removed_text(result: dict) -> str:
+    """What a variant removed, in words, from its removal records."""
+    parts = []
+    for rec in result.get("removed", []):
+        r, name = rec["removed"], rec["strategy"]
+        if name == "drop_layers":
+            parts.append(f"layers {r['layers']}")
+        elif name == "prune_heads":
+            kv = sum(map(len, r["kv_heads"])) // max(len(r["kv_heads"]), 1)
+            q = sum(map(len, r["query_heads"])) // max(len(r["query_heads"]), 1)
+            parts.append(f"{q} query heads/layer" + (f" ({kv} KV group/layer)" if kv else ""))
+        elif name in ("reduce_mlp", "reduce_hidden_dim"):
+            what = "MLP channels" if name == "reduce_mlp" else "hidden channels"
+            n = len(r["channels"][0]) if r["channels"] and isinstance(r["channels"][0], list) else len(r["channels"])
+            parts.append(f"{n} {what}" + ("/layer" if name == "reduce_mlp" else ""))
+        elif name == "trim_vocab":
+            parts.append(f"{len(r['token_ids'])} tokens")
+    return "; ".join(parts)
+
+
+def selection(doc: dict) -> tuple[dict | None, list[dict]]:
+    """The best compressed model by the setup's declared rule, and every candidate that qualified."""
+    rule = doc["setup"]["selection"]
+    bounds = [Expectation.parse(m, b, "selection") for m, b in rule["constraints"].items()]
+    qualified = []
+    for r in doc["variants"]:
+        ok = all((b.min_delta is None or r["deltas"][b.metric] >= b.min_delta)
+                 and (b.max_delta is None or r["deltas"][b.metric] <= b.max_delta) for b in bounds)
+        if ok:
+            qualified.append(r)
+    # ties on the objective go to the higher accuracy, then to the name (deterministic)
+    qualified.sort(key=lambda r: (r["params"][rule["objective"]], -r["metrics"]["accuracy"], r["name"]))
+    return (qualified[0] if qualified else None), qualified
+
+
+def _strategy_table(rows: list[dict], base: dict) -> str:
+    table = []
+    for r in rows:
+        ci = r["ci"]["accuracy"]
+        table.append([
+            r["variant_id"], removed_text(r), f"{r['params']['total_parameters']:,}", f"{r['params']['model_size_mb']:.2f}",
+            f"{r['delta_params_pct']:+.1f}%", f"{r['lm_loss_before_recovery']:.3f}", _pm(r["metrics"], "accuracy"),
+            _pm(r["metrics"], "precision"), f"{r['deltas']['accuracy']:+.3f} [{ci['ci_low']:+.3f}, {ci['ci_high']:+.3f}]",
+            "yes" if ci["distinguishable"] else "no", f"{r['params']['inference_latency_ms']:.2f}",
+            f"{r['speedup']:.2f}x / {r['flop_ratio']:.2f}", r["verdict"]])
+    headers = ["variant", "removed", "params", "size MB", "Δ params", f"LM loss before recovery (base {base['lm_loss_before_recovery']:.3f})",
+               "accuracy", "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
+    return tabulate(table, headers=headers, tablefmt="github")
+
+
+def _plots(doc: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base, variants = doc["baseline"], doc["variants"]
+    names = []
+    pts = [(r["params"]["total_parameters"], r["metrics"]["accuracy"], r["name"]) for r in variants]
+    pts.append((base["params"]["total_parameters"], base["metrics"]["accuracy"], "baseline"))
+    front, best = [], -1.0
+    for p in sorted(pts, key=lambda p: (p[0], -p[1])):  # Pareto: no smaller model is more accurate
+        if p[1] > best:
+            front.append(p)
+            best = p[1]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], c="tab:blue", s=18)
+    ax.plot([p[0] for p in front], [p[1] for p in front], "r--o", ms=5, label="Pareto front")
+    for x, y, n in pts:
+        ax.annotate(n, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.axhline(base["floors"]["tfidf_logreg"]["accuracy"], color="gray", ls=":", label="TF-IDF + LR floor")
+    ax.set(xlabel="total parameters", ylabel="test accuracy (mean over seeds)", title="accuracy vs parameters")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_parameters.png", dpi=110)
+    plt.close(fig)
+    names.append("accuracy_vs_parameters.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in variants:
+        ax.scatter(r["params"]["inference_latency_ms"], r["metrics"]["accuracy"], s=18, c="tab:blue")
+        ax.annotate(r["name"], (r["params"]["inference_latency_ms"], r["metrics"]["accuracy"]), fontsize=6,
+                    xytext=(3, 2), textcoords="offset points")
+    ax.scatter(base["params"]["inference_latency_ms"], base["metrics"]["accuracy"], c="k", marker="*", s=80, label="baseline")
+    ax.set(xlabel="inference latency ms (median, batch 1)", ylabel="test accuracy", title="accuracy vs latency")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_latency.png", dpi=110)
+    plt.close(fig)
+    names.append("accuracy_vs_latency.png")
+
+    scored = [r for r in variants if r["removed"] and r["removed"][0]["strategy"] == "drop_layers"
+              and r["removed"][0]["scores"].get("block_influence")]
+    if scored:
+        scores = scored[0]["removed"][0]["scores"]["block_influence"]
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        ax.bar(range(len(scores)), scores, color="tab:gray", label="block influence")
+        for i, r in enumerate(r for r in variants if r["removed"] and r["removed"][0]["strategy"] == "drop_layers"):
+            gone = r["removed"][0]["removed"]["layers"]
+            ax.scatter(gone, [max(scores) * (1.05 + 0.07 * i)] * len(gone), marker="v", s=30, label=f"removed by {r['variant_id']}")
+        ax.set(xlabel="layer", ylabel="1 - cos(in, out)", title="per-layer importance and the layers removed")
+        ax.set_xticks(range(len(scores)))
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "importance_vs_removed.png", dpi=110)
+        plt.close(fig)
+        names.append("importance_vs_removed.png")
+    return names
+
+
+def justification(best: dict | None, qualified: list[dict], doc: dict) -> list[str]:
+    """Sentences built from the numbers in the tables."""
+    rule = doc["setup"]["selection"]
+    bounds = " and ".join(Expectation.parse(m, b, "").describe() for m, b in rule["constraints"].items())
+    base = doc["baseline"]
+    lines = [f"Rule: the smallest `{rule['objective']}` among variants whose mean {bounds}.", ""]
+    if best is None:
+        lines.append(f"No variant qualifies: none of the {len(doc['variants'])} variants kept {bounds}.")
+        return lines
+    r, ci = best, best["ci"]
+    scores = [f"{k} {v[:8] if isinstance(v, list) else v}" for rec in r["removed"] for k, v in rec["scores"].items()
+              if isinstance(v, list) and len(v) <= 64]
+    lines += [
+        f"**{r['name']}** ({len(qualified)} of {len(doc['variants'])} variants qualified). It removed "
+        f"{removed_text(r)}: {r['params']['total_parameters']:,} parameters instead of "
+        f"{base['params']['total_parameters']:,} ({r['delta_params_pct']:+.1f}%), {r['params']['model_size_mb']:.2f} MB, "
+        f"{r['params']['inference_latency_ms']:.2f} ms per batch-1 forward ({r['speedup']:.2f}x the baseline's speed).",
+        "",
+        f"Why these parts: {r['description'] or r['hypothesis']}" + (f" Scores that chose them: {'; '.join(scores)}." if scores else ""),
+        "",
+        f"What it kept: {r['params']['number_of_layers']} layers, {r['params']['number_of_heads']} query / "
+        f"{r['params']['number_of_kv_heads']} KV heads, hidden {r['params']['hidden_dim']}, MLP {r['params']['intermediate_size']}, "
+        f"vocab {r['params']['vocab_size']}.",
+        "",
+        f"What it cost: accuracy {r['metrics']['accuracy']:.3f} vs {base['metrics']['accuracy']:.3f} "
+        f"(Δ {r['deltas']['accuracy']:+.3f}, 95% CI [{ci['accuracy']['ci_low']:+.3f}, {ci['accuracy']['ci_high']:+.3f}], "
+        f"{'distinguishable' if ci['accuracy']['distinguishable'] else 'not distinguishable'} from the baseline); precision "
+        f"{r['metrics']['precision']:.3f} vs {base['metrics']['precision']:.3f} (Δ {r['deltas']['precision']:+.3f}, "
+        f"CI [{ci['precision']['ci_low']:+.3f}, {ci['precision']['ci_high']:+.3f}]). LM loss before recovery "
+        f"{r['lm_loss_before_recovery']:.3f} vs {base['lm_loss_before_recovery']:.3f} nats.",
+    ]
+    return lines
+
+
+def render(doc: dict, out: Path) -> Path:
+    """Write README.md and the PNGs into `out`; return the README path."""
+    out.mkdir(parents=True, exist_ok=True)
+    setup, base = doc["setup"], doc["baseline"]
+    t = setup["training"]
+    images = _plots(doc, out) if doc["variants"] else []
+    lines = ["# exaone-bench report", "",
+             f"Model `{setup['model']}`; data `{setup['data']['source']}` (split seed {setup['data']['seed']}); "
+             f"fine-tune {t['steps']} steps x batch {t['batch_size']}, lr {t['lr']}, {t['schedule']}, "
+             f"recovery `{t['recovery']}`, {t['seeds']} seeds. Setup hash `{doc.get('setup_hash', '')}`; "
+             f"MLflow run `{doc.get('run_id', '')}`.", "", "## Baseline and floors", ""]
+    bci = base.get("level_ci", {})
+    rows = [["baseline (uncompressed, same setup)", _pm(base["metrics"], "accuracy"), _pm(base["metrics"], "precision"),
+             f"[{bci['accuracy']['ci_low']:.3f}, {bci['accuracy']['ci_high']:.3f}]" if bci else "",
+             f"{base['params']['total_parameters']:,}"]]
+    for name, m in base["floors"].items():
+        rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "no LLM"])
+    lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "params"], tablefmt="github"), ""]
+    by_strategy: dict[str, list] = {}
+    for r in doc["variants"]:
+        by_strategy.setdefault(r["experiment"], []).append(r)
+    for name, rows in by_strategy.items():
+        lines += [f"## {name}", "", f"Hypothesis: {rows[0]['hypothesis']}", ""]
+        if rows[0].get("motivation"):
+            lines += [f"Motivation: {rows[0]['motivation']}", ""]
+        lines += [_strategy_table(rows, base), ""]
+        lines += [f"- `{r['name']}`: {r['message']}" for r in rows] + [""]
+    for failed in doc.get("failed", []):
+        lines += [f"- `{failed['name']}` crashed: `{failed['error'].strip().splitlines()[-1] if failed['error'] else ''}`"]
+    if images:
+        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images] + [""]
+    best, qualified = selection(doc)
+    lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
+    confirmed = [r["name"] for r in doc["variants"] if r["verdict"] == "confirmed"]
+    rejected = [r["name"] for r in doc["variants"] if r["verdict"] == "rejected"]
+    lines += [f"Hypotheses confirmed (CI inside the bound): {', '.join(confirmed) or 'none'}. "
+              f"Rejected (mean outside the bound): {', '.join(rejected) or 'none'}. The rest are not rejected, "
+              "but their CI reaches past the stated bound.", ""]
+    finals = [r for r in doc["variants"] if r["stage"] == "final"]
+    for f in finals:
+        parts = [r for r in doc["variants"] if r["stage"] == "compression" and len(r["compression"]) == 1
+                 and next(iter(r["compression"].items())) in f["compression"].items()]
+        lines += [f"## Final combined: {f['name']}", "",
+                  tabulate([[r["name"], removed_text(r), f"{r['delta_params_pct']:+.1f}%", f"{r['deltas']['accuracy']:+.3f}",
+                             f"{r['deltas']['precision']:+.3f}", r["verdict"]] for r in [f, *parts]],
+                           headers=["model", "removed", "Δ params", "Δ accuracy", "Δ precision", "verdict"], tablefmt="github"),
+                  ""]
+    readme = out / "README.md"
+    readme.write_text("\n".join(lines))
+    return readme
+
+
+def publish(doc: dict, reports_dir: Path, stamp: str) -> Path:
+    """reports/<stamp>/ and a copy at reports/latest/ (results.json there is kept)."""
+    run_dir = render(doc, reports_dir / stamp).parent
+    latest = reports_dir / "latest"
+    latest.mkdir(parents=True, exist_ok=True)
+    for f in run_dir.iterdir():
+        shutil.copy(f, latest / f.name)
+    return run_dir

@@ -1,0 +1,206 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+One parent run per pytest session, one child run per baseline, floor and variant, all written
+through `MlflowClient` with explicit run ids: a child is created, filled and terminated in one
+call, so no run is ever left RUNNING, and on xdist the controller logs every worker's results
+under the same parent as they arrive. Default store: `sqlite:///mlflow.db` at the project root.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+EXPERIMENT = "exaone-bench"
+PARAM_LIMIT = 500  # conservative: longer values go to artifacts, never truncated silently
+SHAPE_PARAMS = ("number_of_layers", "number_of_heads", "number_of_kv_heads", "hidden_dim", "intermediate_size",
+                "vocab_size", "total_parameters", "model_size_mb", "inference_latency_ms", "flops_per_token")
+METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
+
+
+def tracking_uri(setup_uri: str | None, rootdir: Path) -> str:
+    """MLFLOW_TRACKING_URI wins, then the setup's tracking_uri, then sqlite at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or setup_uri or f"sqlite:///{Path(rootdir).resolve() / 'mlflow.db'}"
+
+
+def git_commit(rootdir: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=rootdir, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def flatten(prefix: str, value, out: dict) -> dict:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+class Tracker:
+    """A session's MLflow parent run and the child runs under it."""
+
+    def __init__(self, uri: str, experiment: str = EXPERIMENT):
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        mlflow.set_tracking_uri(uri)
+        self.client = MlflowClient(uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.parent_id: str | None = None
+
+    # -- parent ---------------------------------------------------------------------------
+    def start_parent(self, name: str, setup_flat: dict, setup_doc: dict, tags: dict) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=name, tags={**tags, "experiment_stage": "session"})
+        self.parent_id = run.info.run_id
+        self._params(self.parent_id, {f"setup.{k}": v for k, v in setup_flat.items()})
+        self._json_artifact(self.parent_id, "setup.json", setup_doc)
+        return self.parent_id
+
+    def end_parent(self, status: str) -> None:
+        if self.parent_id is not None:
+            self.client.set_terminated(self.parent_id, status=status)
+
+    # -- children -------------------------------------------------------------------------
+    def log_result(self, result: dict, stage: str, tags: dict) -> str:
+        """One finished model (baseline, floor or variant) as a FINISHED child run."""
+        run = self.client.create_run(self.experiment_id, run_name=result["name"], tags={
+            "mlflow.parentRunId": self.parent_id, "compression_type": result.get("strategy", "none"),
+            "variant_name": result["name"], "experiment_stage": stage,
+            "hypothesis": result.get("hypothesis", "")[:5000], "verdict": result.get("verdict", "n/a"), **tags})
+        rid = run.info.run_id
+        try:
+            self._fill(rid, result)
+        except Exception as e:
+            self.client.set_tag(rid, "error", f"{type(e).__name__}: {e}"[:5000])
+            self.client.set_terminated(rid, status="FAILED")
+            raise
+        self.client.set_terminated(rid, status="FINISHED")
+        return rid
+
+    def log_failure(self, name: str, stage: str, error: str, tags: dict) -> str:
+        """A variant that crashed: a FAILED child run with the error as a tag."""
+        run = self.client.create_run(self.experiment_id, run_name=name, tags={
+            "mlflow.parentRunId": self.parent_id, "variant_name": name, "experiment_stage": stage,
+            "verdict": "crashed", "error": error[-5000:], **tags})
+        self.client.set_terminated(run.info.run_id, status="FAILED")
+        return run.info.run_id
+
+    def _fill(self, rid: str, result: dict) -> None:
+        from mlflow.entities import Metric
+
+        params = {k: result["params"][k] for k in SHAPE_PARAMS if k in result.get("params", {})}
+        params.update({f"compression.{k}": v for k, v in flatten("", result.get("compression", {}), {}).items()})
+        self._params(rid, params)
+        metrics = {}
+        for m in METRICS:
+            if m in result.get("metrics", {}):
+                metrics[m] = result["metrics"][m]
+                metrics[f"{m}_sd"] = result["metrics"].get(f"{m}_sd", 0.0)
+            if m in result.get("deltas", {}):
+                metrics[f"delta_{m}"] = result["deltas"][m]
+        for m, ci in result.get("ci", {}).items():
+            metrics[f"delta_{m}_ci_low"], metrics[f"delta_{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
+        for m, ci in result.get("level_ci", {}).items():
+            metrics[f"{m}_ci_low"], metrics[f"{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
+        for key in ("lm_loss_before_recovery", "base_lm_loss"):
+            if result.get(key) is not None:
+                metrics[key] = result[key]
+        import time
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        for seed, per in enumerate(result.get("per_seed", [])):  # per-seed values as steps
+            batch += [Metric(f"{m}_per_seed", float(per[m]), now, seed) for m in METRICS if m in per]
+        self.client.log_batch(rid, metrics=batch)
+        self._json_artifact(rid, "metrics.json", result)
+        if result.get("removed") is not None:
+            self._text_artifact(rid, "removed.yaml", yaml.safe_dump(result["removed"], sort_keys=False, default_flow_style=None))
+        if result.get("compression"):
+            variant = {"id": result.get("variant_id"), "compression": result["compression"], "expect": result.get("expect")}
+            self._text_artifact(rid, "variant.yaml", yaml.safe_dump(variant, sort_keys=False))
+        curves = result.get("training", {}).get("loss_curves")
+        if curves:
+            self._curve(rid, result["name"], curves)
+
+    def _params(self, rid: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        short, long = {}, {}
+        for k, v in params.items():
+            text = json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+            (long if len(text) > PARAM_LIMIT else short)[k] = text
+        for k in long:
+            short[k] = "(too long for a param: see artifact long_params.json)"
+        items = [Param(k[:250], v) for k, v in short.items()]
+        for i in range(0, len(items), 90):
+            self.client.log_batch(rid, params=items[i : i + 90])
+        if long:
+            self._json_artifact(rid, "long_params.json", long)
+
+    def _json_artifact(self, rid: str, name: str, doc) -> None:
+        self._text_artifact(rid, name, json.dumps(doc, indent=2, default=str, sort_keys=True))
+
+    def _text_artifact(self, rid: str, name: str, text: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_text(text)
+            self.client.log_artifact(rid, str(path))
+
+    def _curve(self, rid: str, name: str, curves: list[list[float]]) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        for seed, curve in enumerate(curves):
+            ax.plot(curve, label=f"seed {seed}", lw=1)
+        ax.set(title=f"training loss: {name}", xlabel="step (subsampled)", ylabel="loss")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "training_curve.png"
+            fig.savefig(path, dpi=100)
+            self.client.log_artifact(rid, str(path))
+        plt.close(fig)
+
+    # -- reading back -----------------------------------------------------------------------
+    def latest_parent(self) -> str:
+        runs = self.client.search_runs([self.experiment_id], "tags.experiment_stage = 'session'",
+                                       order_by=["attributes.start_time DESC"], max_results=1)
+        if not runs:
+            raise ValueError(f"no exaone-bench session runs in {self.uri}")
+        return runs[0].info.run_id
+
+    def read_session(self, parent_id: str | None = None) -> dict:
+        """Everything the report needs, from MLflow alone: setup, baseline, floors, variants."""
+        parent_id = parent_id or self.latest_parent()
+        parent = self.client.get_run(parent_id)
+        setup = json.loads(Path(self.client.download_artifacts(parent_id, "setup.json")).read_text())
+        children = self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
+                                           max_results=10_000)
+        doc = {"run_id": parent_id, "run_name": parent.info.run_name, "setup": setup,
+               "tags": dict(parent.data.tags), "baseline": None, "variants": [], "failed": []}
+        for run in children:
+            stage = run.data.tags.get("experiment_stage")
+            if run.info.status == "FAILED":
+                doc["failed"].append({"name": run.data.tags.get("variant_name"), "error": run.data.tags.get("error", "")})
+                continue
+            result = json.loads(Path(self.client.download_artifacts(run.info.run_id, "metrics.json")).read_text())
+            if stage == "baseline":
+                doc["baseline"] = result
+            elif stage in ("compression", "final"):
+                doc["variants"].append(result)
+        doc["variants"].sort(key=lambda r: r["name"])
+        doc["failed"].sort(key=lambda r: r["name"] or "")
+        return doc

@@ -1,0 +1,146 @@
+"""MLflow runs in a real local sqlite store, the report rebuilt from MLflow, and the best-model rule."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exaone_bench.report import render, selection
+from test_suite import DROP, MICRO_SETUP, MLP
+
+pytest_plugins = ["pytester"]
+
+CRASH = """
+strategy: prune_heads
+hypothesis: crashes at run time on purpose (a key the strategy does not know)
+expect: {accuracy: {min_delta: -1.0}}
+variants:
+  - id: typo
+    compression: {prune_heads: {kv_head: [1]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory, micro_reference, data_root):
+    """One micro suite run (-n 2) with a passing, a rejected and a crashing variant."""
+    root = tmp_path_factory.mktemp("suite")
+    (root / "experiments").mkdir()
+    for name, text in {"setup": MICRO_SETUP.format(model=micro_reference), "drop_layers": DROP,
+                       "reduce_mlp": MLP, "prune_heads": CRASH}.items():
+        (root / "experiments" / f"{name}.yaml").write_text(text)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'store.db'}"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "experiments", "-n", "2", "-p", "no:cacheprovider",
+                          "-k", "last1 or impossible or typo"], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert "2 failed, 1 passed" in out.stdout, out.stdout[-3000:]
+    from mlflow.tracking import MlflowClient
+
+    return root, env, MlflowClient(env["MLFLOW_TRACKING_URI"])
+
+
+def _runs(client):
+    exp = client.get_experiment_by_name("exaone-bench")
+    return client.search_runs([exp.experiment_id], max_results=100)
+
+
+def test_parent_and_children_with_params_tags_and_artifacts(logged):
+    _, _, client = logged
+    runs = _runs(client)
+    parents = [r for r in runs if r.data.tags.get("experiment_stage") == "session"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    pid = parents[0].info.run_id
+    children = {r.data.tags["variant_name"]: r for r in runs if r.data.tags.get("mlflow.parentRunId") == pid}
+    assert set(children) == {"baseline", "drop_layers[last1]", "drop_layers[impossible]", "prune_heads[typo]",
+                             "floor:majority_class", "floor:tfidf_logreg"}
+    assert all(r.info.status != "RUNNING" for r in runs)
+    last1 = children["drop_layers[last1]"]
+    for key in ("accuracy", "precision", "recall", "f1", "eval_loss", "accuracy_sd", "delta_accuracy",
+                "delta_accuracy_ci_low", "delta_accuracy_ci_high", "lm_loss_before_recovery"):
+        assert key in last1.data.metrics, key
+    for key in ("number_of_layers", "number_of_heads", "number_of_kv_heads", "hidden_dim", "intermediate_size",
+                "vocab_size", "total_parameters", "model_size_mb", "inference_latency_ms"):
+        assert key in last1.data.params, key
+    assert last1.data.params["number_of_layers"] == "1" and last1.data.params["compression.drop_layers"] == "[1]"
+    tags = last1.data.tags
+    assert tags["compression_type"] == "drop_layers" and tags["experiment_stage"] == "compression"
+    assert tags["verdict"] in ("confirmed", "not_rejected") and "last layer" in tags["hypothesis"]
+    assert len(tags["setup_hash"]) == 12 and tags["git_commit"]
+    assert children["drop_layers[impossible]"].data.tags["verdict"] == "rejected"
+    artifacts = {a.path for a in client.list_artifacts(last1.info.run_id)}
+    assert {"metrics.json", "removed.yaml", "variant.yaml", "training_curve.png"} <= artifacts
+    history = client.get_metric_history(last1.info.run_id, "accuracy_per_seed")
+    assert sorted(m.step for m in history) == [0, 1]
+    assert "setup.training.steps" in parents[0].data.params
+
+
+def test_crashing_variant_is_a_failed_run_with_the_error(logged):
+    _, _, client = logged
+    crash = [r for r in _runs(client) if r.data.tags.get("variant_name") == "prune_heads[typo]"][0]
+    assert crash.info.status == "FAILED" and "unknown key(s) ['kv_head']" in crash.data.tags["error"]
+
+
+def test_report_from_mlflow_equals_report_from_session(logged):
+    root, env, _ = logged
+    session_report = (root / "reports" / "latest" / "README.md").read_text()
+    exe = Path(sys.executable).parent / "exaone-bench"
+    out = subprocess.run([str(exe), "report", "--out", str(root / "again")], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    stamps = [p for p in (root / "again").iterdir() if p.name != "latest"]
+    assert (stamps[0] / "README.md").read_text() == session_report
+    for section in ("## Baseline and floors", "tfidf logreg", "## drop_layers", "Δ accuracy [95% CI]",
+                    "## Best compressed model", "accuracy_vs_parameters.png", "prune_heads[typo]` crashed"):
+        assert section in session_report, section
+    results = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
+    assert f"{last1['metrics']['accuracy']:.3f} ± {last1['metrics']['accuracy_sd']:.3f}" in session_report
+
+
+def test_export_from_run_writes_model_card(logged, tmp_path):
+    root, env, client = logged
+    rid = [r for r in _runs(client) if r.data.tags.get("variant_name") == "drop_layers[last1]"][0].info.run_id
+    exe = Path(sys.executable).parent / "exaone-bench"
+    out = subprocess.run([str(exe), "compress", "--from-run", rid, "--out", str(tmp_path / "v")], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    card = (tmp_path / "v" / "README.md").read_text()
+    assert "drop_layers: removed 1 layers [1]" in card and "non-commercial" in card
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "v").config.num_hidden_layers == 1
+
+
+def _doc(*variants):
+    base = {"metrics": {"accuracy": 0.8, "precision": 0.8}, "params": {"total_parameters": 100}}
+    return {"setup": {"selection": {"objective": "total_parameters",
+                                    "constraints": {"accuracy": {"min_delta": -0.02}, "precision": {"min_delta": -0.02}}}},
+            "baseline": base, "variants": list(variants)}
+
+
+def _variant(name, params, d_acc, d_prec=0.0, acc=0.8):
+    return {"name": name, "params": {"total_parameters": params}, "metrics": {"accuracy": acc},
+            "deltas": {"accuracy": d_acc, "precision": d_prec}}
+
+
+def test_selection_rule_smallest_qualifying_with_ties():
+    best, qualified = selection(_doc(_variant("a", 80, -0.01), _variant("b", 60, -0.05), _variant("c", 70, 0.0)))
+    assert best["name"] == "c" and [q["name"] for q in qualified] == ["c", "a"]
+    tie = selection(_doc(_variant("x", 70, -0.01, acc=0.79), _variant("y", 70, 0.0, acc=0.80)))[0]
+    assert tie["name"] == "y"  # equal size: the more accurate wins
+    assert selection(_doc(_variant("p", 50, -0.01, d_prec=-0.03)))[0] is None  # precision breaks the bound
+
+
+def test_report_says_when_nothing_qualifies(logged, tmp_path):
+    root, _, _ = logged
+    results = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    doc = {"setup": results["setup"], "baseline": results["baseline"], "failed": [],
+           "variants": [r for r in results["variants"] if r["name"] == "drop_layers[impossible]"]}
+    doc["setup"]["selection"]["constraints"] = {"accuracy": {"min_delta": 0.5}}
+    text = render(copy.deepcopy(doc), tmp_path).read_text()
+    assert "No variant qualifies: none of the 1 variants kept accuracy >= baseline +0.500." in text
