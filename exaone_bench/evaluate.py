@@ -115,13 +115,16 @@ def latency_ms(model, vocab_size: int, batch_size: int, seq_len: int, warmup: in
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        x = torch.randint(3, vocab_size, (batch_size, seq_len), generator=torch.Generator().manual_seed(0))
+        x = torch.randint(3, vocab_size, (batch_size, seq_len), generator=torch.Generator().manual_seed(0)).to(model.device)
         for _ in range(warmup):
             model(input_ids=x)
         times = []
+        sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
         for _ in range(repeats):
+            sync()
             t = time.perf_counter()
             model(input_ids=x)
+            sync()
             times.append((time.perf_counter() - t) * 1000)
     finally:
         torch.set_num_threads(previous)
@@ -136,6 +139,7 @@ def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 6
     for i in range(0, len(texts), batch_size):
         enc = tokenizer(texts[i : i + batch_size], add_special_tokens=False, truncation=True, max_length=max_length,
                         padding=True, return_tensors="pt")
+        enc = enc.to(causal_lm.device)
         logits = causal_lm(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits[:, :-1].float()
         target = enc.input_ids[:, 1:].masked_fill(enc.attention_mask[:, 1:] == 0, -100)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),

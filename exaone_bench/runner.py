@@ -44,13 +44,20 @@ class Runner:
         self.label_names = split["train"].features["label"].names
 
     # -- building blocks -----------------------------------------------------------------
+    def device(self) -> str:
+        if self.setup.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.setup.device
+
     def load_base(self):
         s = self.setup
-        model, tokenizer, src = load_model(s.model, dtype=s.dtype, trust_remote_code=s.trust_remote_code)
+        # Weights stay fp32 (the master copy); dtype: bfloat16 means bf16 autocast compute.
+        model, tokenizer, src = load_model(s.model, dtype="float32", device=self.device(),
+                                           trust_remote_code=s.trust_remote_code)
         return model, tokenizer, src
 
     def threads(self) -> int:
-        return self.setup.training.threads or 1  # fixed: identical numbers with -n 0 and -n 2
+        return self.setup.training.threads or torch.get_num_threads()
 
     def fit_and_evaluate(self, causal_lm, tokenizer, teacher: dict | None = None) -> dict:
         """Fine-tune one classifier per seed on the train split; evaluate on test. Teacher: baseline logits."""
@@ -61,14 +68,16 @@ class Runner:
         per_seed, preds, logits_train, curves, train_s, tps = [], [], [], [], 0.0, []
         for seed in range(s.training.seeds):
             model = classifier_from(causal_lm, self.num_labels, seed, pad)
+            if s.training.gradient_checkpointing:
+                model.gradient_checkpointing_enable()
             teacher_logits = teacher["train_logits"][seed] if teacher is not None and s.training.recovery == "distill" else None
             result = train(model, enc["train"], s.training, seed, pad, teacher_logits,
-                           enc["validation"] if s.training.eval_every else None, self.progress)
-            test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size)
+                           enc["validation"] if s.training.eval_every else None, self.progress, s.dtype)
+            test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size, s.dtype)
             per_seed.append(classification_metrics(self.labels["test"], test_logits))
             preds.append(test_logits.argmax(1))
             if teacher is None:  # the baseline's logits on train are the distillation teacher
-                logits_train.append(predict(model, enc["train"], pad, s.evaluation.batch_size))
+                logits_train.append(predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype))
             curves.append([round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]])
             train_s += result.seconds
             tps.append(result.tokens_per_second)

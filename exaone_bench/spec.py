@@ -117,7 +117,8 @@ class TrainingSetup:
     distill_alpha: float = 0.5       # weight of the label loss; 1 - alpha on the KL term
     distill_temperature: float = 2.0
     eval_every: int = 0              # >0: validation accuracy every N steps, keep the best
-    threads: int = 0                 # torch threads; 0: leave as is (xdist workers get 1)
+    threads: int = 1                 # torch threads, fixed so that -n 0 and -n 2 agree; 0: torch's default
+    gradient_checkpointing: bool = False  # trade compute for activation memory on large models
 
     def check(self, where):
         for key in ("steps", "batch_size", "max_length", "seeds"):

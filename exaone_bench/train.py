@@ -8,6 +8,7 @@ baseline's (teacher's) logits on the same training examples (Minitron-style reco
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
     config.num_labels, config.pad_token_id = num_labels, pad_token_id
     config.architectures = None
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype)
+    model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype).to(causal_lm.device)
     backbone = getattr(model, model.base_model_prefix)
     backbone.load_state_dict(getattr(causal_lm, causal_lm.base_model_prefix).state_dict())
     gen = torch.Generator().manual_seed(seed)
@@ -103,8 +104,15 @@ class TrainResult:
         return self.tokens / self.seconds if self.seconds else 0.0
 
 
+def autocast(model, dtype: str):
+    """bf16 compute over fp32 master weights (the optimizer never sees bf16), or plain fp32."""
+    if dtype == "bfloat16":
+        return torch.autocast(model.device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
-def predict(model, data: Encoded, pad_id: int, batch_size: int = 128) -> np.ndarray:
+def predict(model, data: Encoded, pad_id: int, batch_size: int = 128, dtype: str = "float32") -> np.ndarray:
     """Logits (n, num_labels) in the split's order; batches sorted by length to limit padding."""
     model.eval()
     order = np.argsort([len(x) for x in data.ids], kind="stable")
@@ -112,12 +120,14 @@ def predict(model, data: Encoded, pad_id: int, batch_size: int = 128) -> np.ndar
     for i in range(0, len(order), batch_size):
         index = order[i : i + batch_size]
         x, mask, _ = data.batch(index, pad_id)
-        out[index] = model(input_ids=x, attention_mask=mask).logits.float().numpy()
+        with autocast(model, dtype):
+            logits = model(input_ids=x.to(model.device), attention_mask=mask.to(model.device)).logits
+        out[index] = logits.float().cpu().numpy()
     return out
 
 
 def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, teacher_logits: np.ndarray | None = None,
-          validation: Encoded | None = None, progress: bool = False) -> TrainResult:
+          validation: Encoded | None = None, progress: bool = False, dtype: str = "float32") -> TrainResult:
     """Fine-tune `model` in place for setup.steps steps; returns losses and throughput."""
     from tqdm.auto import tqdm
 
@@ -134,12 +144,13 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
     for step, index in enumerate(bar):
         for group in opt.param_groups:
             group["lr"] = setup.lr * lr_factor(step, setup)
-        x, mask, y = data.batch(index, pad_id)
-        logits = model(input_ids=x, attention_mask=mask).logits
+        x, mask, y = (t.to(model.device) for t in data.batch(index, pad_id))
+        with autocast(model, dtype):
+            logits = model(input_ids=x, attention_mask=mask).logits.float()
         loss = F.cross_entropy(logits, y)
         if teacher is not None and setup.recovery == "distill":
             t = setup.distill_temperature
-            kl = F.kl_div(F.log_softmax(logits / t, -1), F.log_softmax(teacher[index] / t, -1),
+            kl = F.kl_div(F.log_softmax(logits / t, -1), F.log_softmax(teacher[index].to(logits.device) / t, -1),
                           log_target=True, reduction="batchmean") * t * t
             loss = setup.distill_alpha * loss + (1 - setup.distill_alpha) * kl
         opt.zero_grad(set_to_none=True)
@@ -151,7 +162,7 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
         if progress and step % 20 == 0:
             bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{result.tokens / (time.perf_counter() - start):,.0f}")
         if validation is not None and setup.eval_every and (step + 1) % setup.eval_every == 0:
-            acc = float((predict(model, validation, pad_id).argmax(1) == validation.labels).mean())
+            acc = float((predict(model, validation, pad_id, dtype=dtype).argmax(1) == validation.labels).mean())
             result.validation_curve.append((step + 1, acc))
             if acc > best:
                 best, result.best_step = acc, step + 1

@@ -41,7 +41,7 @@ def _layer_io(model, input_ids: torch.Tensor) -> list[tuple[torch.Tensor, torch.
     layers = decoder_layers(model)
     with _hooks([l.register_forward_hook(grab, with_kwargs=True) for l in layers]), torch.no_grad():
         model.eval()
-        backbone(model)(input_ids=input_ids)
+        backbone(model)(input_ids=input_ids.to(model.device))
     return io
 
 
@@ -51,7 +51,7 @@ def _mean_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def block_influence(model, input_ids: torch.Tensor) -> torch.Tensor:
     """Per layer: 1 - mean cosine similarity between the layer's input and output hidden states."""
-    return torch.stack([1 - _mean_cos(h_in, h_out) for h_in, h_out in _layer_io(model, input_ids)])
+    return torch.stack([1 - _mean_cos(h_in, h_out) for h_in, h_out in _layer_io(model, input_ids)]).cpu()
 
 
 def angular_distance(model, input_ids: torch.Tensor, n: int = 1) -> torch.Tensor:
@@ -60,7 +60,7 @@ def angular_distance(model, input_ids: torch.Tensor, n: int = 1) -> torch.Tensor
     return torch.stack([
         torch.arccos(_mean_cos(io[l][0], io[l + n - 1][1]).clamp(-1, 1)) / torch.pi
         for l in range(len(io) - n + 1)
-    ])
+    ]).cpu()
 
 
 def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
@@ -72,7 +72,7 @@ def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     def gate(g):
         def pre(module, args):
             x = args[0]
-            return (x * g.repeat_interleave(hd).to(x.dtype),)
+            return (x * g.repeat_interleave(hd).to(x),)
         return pre
 
     handles = [l.self_attn.o_proj.register_forward_pre_hook(gate(g)) for l, g in zip(decoder_layers(model), gates)]
@@ -83,7 +83,8 @@ def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     try:
         with _hooks(handles):
             model.eval()
-            model(input_ids=input_ids, labels=input_ids).loss.backward()
+            ids = input_ids.to(model.device)
+            model(input_ids=ids, labels=ids).loss.backward()
     finally:
         for p in frozen:
             p.requires_grad_(True)
@@ -100,16 +101,16 @@ def mlp_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     layers = decoder_layers(model)
     with _hooks([l.mlp.down_proj.register_forward_pre_hook(grab) for l in layers]), torch.no_grad():
         model.eval()
-        backbone(model)(input_ids=input_ids)
+        backbone(model)(input_ids=input_ids.to(model.device))
     norms = torch.stack([l.mlp.down_proj.weight.detach().float().norm(dim=0) for l in layers])
-    return torch.stack(acts) * norms
+    return (torch.stack(acts) * norms).cpu()
 
 
 def hidden_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     """(hidden,): mean |residual-stream value| over all layer outputs x embedding column norm."""
     io = _layer_io(model, input_ids)
     magnitude = torch.stack([h_out.abs().flatten(0, -2).mean(0) for _, h_out in io]).mean(0)
-    return magnitude * backbone(model).embed_tokens.weight.detach().float().norm(dim=0)
+    return (magnitude * backbone(model).embed_tokens.weight.detach().float().norm(dim=0)).cpu()
 
 
 def token_frequency(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:

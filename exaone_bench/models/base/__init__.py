@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-BUILTIN_NAMES = ("exaone-tiny",)
+BUILTIN_NAMES = ("exaone-tiny", "smollm2-135m")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 ACCEPTED = (
     "a built-in name (" + ", ".join(BUILTIN_NAMES) + "), a local directory holding config.json, "
@@ -33,11 +33,16 @@ class Source:
 def resolve(source: str | Path, build: bool = True) -> Source:
     """Turn a user-given source into a loadable location, building exaone-tiny if needed."""
     text = str(source)
-    if text in BUILTIN_NAMES:
+    if text == "exaone-tiny":
         from ...reference import DEFAULT, ensure_reference, reference_dir
 
         path = ensure_reference(DEFAULT) if build else reference_dir(DEFAULT)
         return Source(text, "builtin", str(path))
+    if text == "smollm2-135m":
+        from ...paths import models_dir
+        from .smollm2 import NAME, ensure_smollm2
+
+        return Source(text, "builtin", str(ensure_smollm2() if build else models_dir() / NAME))
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -1,0 +1,94 @@
+"""Fine-tune throughput of the one training loop on exaone-tiny, against the machine and a plain loop.
+
+Prints, for the thread count given:
+- the machine's measured fp32 matmul FLOP/s (torch.mm 1024^3, best of 10),
+- our loop's tokens/s (real tokens) and achieved FLOP/s = 3 x forward FLOPs per padded token
+  (analytic, exaone_bench.evaluate.flops_per_token) x padded tokens/s, and the ratio to the
+  measured peak (goal >= 50 %),
+- a plain eager transformers loop over the same model, data and steps (random batches, padding
+  to the batch max, `labels=` loss): tokens/s and our speed relative to it (goal >= 1.0x).
+
+    python benchmarks/bench_train_throughput.py [--threads 2] [--steps 60]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from exaone_bench.evaluate import flops_per_token
+from exaone_bench.runner import Runner
+from exaone_bench.spec import load_setup
+from exaone_bench.train import batch_order, classifier_from, encode, train
+
+
+def matmul_peak(threads: int, n: int = 1024) -> float:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(10))
+    return 2 * n**3 / best
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def plain_loop(model, data, steps: int, batch_size: int, pad: int, lr: float) -> tuple[float, int]:
+    """The loop most people write first: random batches, pad to the batch max, loss from labels=."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = np.random.default_rng(0)
+    model.train()
+    tokens, start = 0, time.perf_counter()
+    for _ in range(steps):
+        x, mask, y = data.batch(rng.choice(len(data.ids), batch_size, replace=False), pad)
+        loss = model(input_ids=x, attention_mask=mask, labels=y).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tokens += int(mask.sum())
+    return time.perf_counter() - start, tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--setup", default="experiments/setup.yaml")
+    args = parser.parse_args()
+    setup = load_setup(args.setup)
+    setup.training.steps, setup.training.threads = args.steps, args.threads
+    runner = Runner(setup)
+    causal, tokenizer, _ = runner.load_base()
+    pad = tokenizer.pad_token_id
+    data = encode(tokenizer, runner.texts["train"], runner.labels["train"], setup.training.max_length)
+    peak = matmul_peak(args.threads)
+    torch.set_num_threads(args.threads)
+
+    model = classifier_from(causal, runner.num_labels, 0, pad)
+    order = batch_order([len(x) for x in data.ids], setup.training, 0)
+    padded = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order)
+    mean_len = padded / sum(len(b) for b in order)
+    result = train(model, data, setup.training, 0, pad)
+    fwd = flops_per_token(model.config, int(round(mean_len)))
+    achieved = 3 * fwd * padded / result.seconds
+
+    model = classifier_from(causal, runner.num_labels, 0, pad)
+    plain_s, plain_tokens = plain_loop(model, data, args.steps, setup.training.batch_size, pad, setup.training.lr)
+
+    print(f"threads {args.threads}; exaone-tiny classifier {sum(p.numel() for p in model.parameters()):,} params; "
+          f"{args.steps} steps x batch {setup.training.batch_size}")
+    print(f"machine fp32 matmul (1024^3):  {peak / 1e9:7.1f} GFLOP/s")
+    print(f"our loop:   {result.tokens_per_second:8.0f} tokens/s, {achieved / 1e9:6.1f} GFLOP/s achieved "
+          f"= {achieved / peak:5.1%} of measured matmul peak (mean padded length {mean_len:.1f})")
+    print(f"plain loop: {plain_tokens / plain_s:8.0f} tokens/s   -> ours / plain = "
+          f"{result.tokens_per_second / (plain_tokens / plain_s):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
