@@ -31,26 +31,6 @@ details = weightwatcher.WeightWatcher(model=model).analyze()
 print(len(details), "layers analysed by weightwatcher")
 """
 
-BUILD = """
-import json, sys, torch
-from pathlib import Path
-from transformers import Exaone4Config, Exaone4ForCausalLM
-cfg = json.loads(Path(sys.argv[1]).read_text())
-for key in ("architectures", "torch_dtype", "transformers_version"):
-    cfg.pop(key, None)
-with torch.device("meta"):
-    model = Exaone4ForCausalLM(Exaone4Config(**cfg))
-model.to_empty(device="cpu")
-gen = torch.Generator().manual_seed(0)
-with torch.no_grad():
-    for p in model.parameters():
-        p.normal_(0, 0.02, generator=gen) if p.dim() > 1 else p.fill_(1.0)
-model.tie_weights()
-model.to(torch.bfloat16).save_pretrained(sys.argv[2])
-print(sum(p.numel() for p in model.parameters()), "parameters saved")
-"""
-
-
 def run(cmd: list[str]) -> tuple[float, float, str]:
     """(wall seconds, peak RSS GiB, last output line) of one child process, from its own rusage."""
     with tempfile.TemporaryFile("w+") as log:
@@ -76,7 +56,7 @@ def main() -> None:
     ckpt = work / "checkpoint"
     if not (ckpt / "config.json").is_file():
         print("building the 1.2B-shaped checkpoint ...", flush=True)
-        subprocess.run([sys.executable, "-c", BUILD, str(HERE / "exaone-4.0-1.2b.config.json"), str(ckpt)], check=True)
+        subprocess.run([sys.executable, str(HERE / "random_exaone.py"), str(ckpt)], check=True)
     exe = str(Path(sys.executable).parent / "exaone-bench")
     rows = []
     wall, peak, tail = run([exe, "analyze", "--model", str(ckpt), "--out", str(work / "table.csv")])

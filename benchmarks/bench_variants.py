@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import Exaone4Config, Exaone4ForCausalLM
 
 sys.path.insert(0, str(Path(__file__).parent))
 from peak_memory import PeakRSS  # noqa: E402
+from random_exaone import build  # noqa: E402
 
-from exaone_bench.models.variants import Calibration, apply, replay  # noqa: E402
+from exaone_bench.models.variants import Calibration, apply  # noqa: E402
 
 CASES = [
     ("drop_layers", {"drop_layers": [28, 29]}),
@@ -34,22 +34,6 @@ CASES = [
     ("reduce_hidden_dim", {"reduce_hidden_dim": {"hidden_size": 1536}}),
     ("trim_vocab", None),
 ]
-
-
-def build() -> Exaone4ForCausalLM:
-    cfg = json.loads((Path(__file__).parent / "exaone-4.0-1.2b.config.json").read_text())
-    for key in ("architectures", "torch_dtype", "transformers_version"):
-        cfg.pop(key, None)
-    config = Exaone4Config(**cfg)
-    with torch.device("meta"):
-        model = Exaone4ForCausalLM(config)
-    model.to_empty(device="cpu")
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.02, generator=gen) if p.dim() > 1 else p.fill_(1.0)
-    model.tie_weights()
-    return model.eval()
 
 
 def main() -> None:

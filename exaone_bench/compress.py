@@ -16,7 +16,7 @@ from .cache import atomic_dir
 from .data import DataSpec, prepare
 from .models.base import load_model
 from .models.variants import Calibration, apply, replay
-from .spec import SpecError, check_keys
+from .spec import SpecError, check_keys, read_yaml
 
 VARIANT_KEYS = ("compression", "id", "description")
 
@@ -24,10 +24,7 @@ VARIANT_KEYS = ("compression", "id", "description")
 def read_variant_file(path: str | Path) -> dict:
     """The `compression:` block of a VARIANT.yaml, checked for unknown keys."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+    doc = read_yaml(path)
     check_keys(doc, VARIANT_KEYS, str(path))
     if "compression" not in doc:
         raise SpecError(f"{path}: needs a 'compression:' block, e.g. compression: {{drop_layers: [6, 7]}}")

@@ -6,7 +6,6 @@ A local CSV or JSONL file with `text` and `label` columns goes through the same 
 """
 from __future__ import annotations
 
-import bz2
 import importlib.util
 import json
 import re
@@ -53,14 +52,14 @@ class DataSpec:
         return data_dir() / "splits" / name
 
 
-def package_file(package: str, member: str) -> Path:
+def package_file(package: str, member: str, hint: str = INSTALL_HINT, error=DataError) -> Path:
     """Path of a file inside an installed package, found without importing the package."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"package '{package}' is not installed; install it with: {INSTALL_HINT}")
+        raise error(f"package '{package}' is not installed; install it with: {hint}")
     path = Path(list(spec.submodule_search_locations)[0]) / member
     if not path.is_file():
-        raise DataError(f"{path} is missing from the installed '{package}' package")
+        raise error(f"{path} is missing from the installed '{package}' package")
     return path
 
 

@@ -11,7 +11,6 @@ import json
 import math
 import platform
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 

@@ -23,7 +23,7 @@ from .evaluate import (classification_metrics, delta_ci, floors, flops_per_token
 from .models.base import load_model
 from .models.variants import apply
 from .paths import data_dir
-from .spec import LOWER_IS_BETTER, Experiment, Setup, Variant
+from .spec import Experiment, Setup, Variant
 from .train import classifier_from, encode, predict, train
 
 SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
@@ -70,13 +70,13 @@ class Runner:
             model = classifier_from(causal_lm, self.num_labels, seed, pad)
             if s.training.gradient_checkpointing:
                 model.gradient_checkpointing_enable()
-            teacher_logits = teacher["train_logits"][seed] if teacher is not None and s.training.recovery == "distill" else None
+            teacher_logits = teacher["train_logits"][seed] if teacher and s.training.recovery == "distill" else None
             result = train(model, enc["train"], s.training, seed, pad, teacher_logits,
                            enc["validation"] if s.training.eval_every else None, self.progress, s.dtype)
             test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size, s.dtype)
             per_seed.append(classification_metrics(self.labels["test"], test_logits))
             preds.append(test_logits.argmax(1))
-            if teacher is None:  # the baseline's logits on train are the distillation teacher
+            if teacher is None:  # building the baseline: its logits on train are the distillation teacher
                 logits_train.append(predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype))
             curves.append([round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]])
             train_s += result.seconds
@@ -147,7 +147,9 @@ class Runner:
     def run_variant(self, experiment: Experiment, variant: Variant) -> dict:
         s = self.setup
         t0 = time.perf_counter()
-        base = self.baseline()
+        # Only distillation needs the baseline before training; otherwise another xdist worker
+        # can build it while this one trains, and it is read back for the comparison.
+        base = self.baseline() if s.training.recovery == "distill" else None
         causal_lm, tokenizer, src = self.load_base()
         c = s.calibration
         calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, self.data_spec)
@@ -156,7 +158,8 @@ class Runner:
         tokenizer = calib.tokenizer
         t_compress = time.perf_counter() - t0
         lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])
-        fitted = self.fit_and_evaluate(causal_lm, tokenizer, teacher=base)
+        fitted = self.fit_and_evaluate(causal_lm, tokenizer, teacher=base or {})
+        base = base or self.baseline()
         ci = delta_ci(self.labels["test"], fitted["preds"], base["preds"], s.evaluation.bootstrap,
                       s.evaluation.confidence)
         deltas = {m: fitted["metrics"][m] - base["metrics"][m] for m in ("accuracy", "precision", "recall", "f1", "eval_loss")}
@@ -210,4 +213,4 @@ def judge(name: str, variant: Variant, metrics: dict, baseline: dict, ci: dict) 
     return ("not_rejected" if inside_noise else "confirmed"), f"{name}: {'; '.join(lines)} -> {verdict}"
 
 
-__all__ = ["Runner", "judge", "LOWER_IS_BETTER"]
+__all__ = ["Runner", "judge"]

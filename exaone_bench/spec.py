@@ -39,6 +39,23 @@ def as_ratio(value: Any, where: str) -> float:
     return float(value)
 
 
+def target_width(spec: dict, key: str, width: int, where: str) -> int:
+    """The kept width from exactly one of `{key: N}` (1 <= N < width) or `{ratio: r}` (0 < r < 1)."""
+    if (key in spec) == ("ratio" in spec):
+        raise SpecError(f"{where}: give exactly one of {key} or ratio")
+    if "ratio" in spec:
+        return max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
+    return as_int(spec[key], f"{where}.{key}", 1, width - 1)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content (safe loader); unreadable or malformed files name themselves."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+
+
 def as_index_list(value: Any, where: str, size: int, what: str) -> list[int]:
     """Distinct indices into range(size) that leave at least one unit standing."""
     if not isinstance(value, list) or not value:
@@ -56,7 +73,6 @@ def as_index_list(value: Any, where: str, size: int, what: str) -> list[int]:
 # Typed schemas of experiments/setup.yaml and experiments/<strategy>.yaml
 # --------------------------------------------------------------------------------------------
 METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
-LOWER_IS_BETTER = {"eval_loss"}
 STAGES = ("compression", "final")
 
 
@@ -236,10 +252,7 @@ class Setup:
 def load_setup(path: str | Path, **overrides) -> Setup:
     """Read and validate a setup file; CLI overrides (model, device, dtype) win over the file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+    raw = read_yaml(path) or {}
     raw = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
     setup = _build(Setup, raw, str(path))
     setup.path = str(path)
@@ -315,10 +328,7 @@ def load_experiment(path: str | Path) -> Experiment:
     from .models.variants import STRATEGIES
 
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+    raw = read_yaml(path)
     where = str(path)
     check_keys(raw, EXPERIMENT_KEYS, where)
     for key in ("strategy", "hypothesis", "variants"):

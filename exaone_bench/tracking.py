@@ -190,6 +190,7 @@ class Tracker:
         children = self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                                            max_results=10_000)
         doc = {"run_id": parent_id, "run_name": parent.info.run_name, "setup": setup,
+               "setup_hash": parent.data.tags.get("setup_hash", ""),
                "tags": dict(parent.data.tags), "baseline": None, "variants": [], "failed": []}
         for run in children:
             stage = run.data.tags.get("experiment_stage")

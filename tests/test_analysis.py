@@ -11,7 +11,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from conftest import tiny_exaone_config
 from exaone_bench.analysis.analyze import analyze
-from exaone_bench.analysis.params import COLUMNS, TableContext, block_type, build_table, model_tensors, tensor_stats
+from exaone_bench.analysis.params import TableContext, block_type, build_table, model_tensors, tensor_stats
 from exaone_bench.analysis.safetensors_stream import CheckpointError, iter_tensors
 
 CONTRACT = ["model_path", "model_id", "revision", "param_name", "layer_index", "block_type", "shape", "rows", "cols",

@@ -141,3 +141,43 @@ def test_bad_setup_is_a_usage_error(pytester, micro_reference):
     out = pytester.runpytest_subprocess("experiments", "--collect-only")
     assert out.ret == pytest.ExitCode.USAGE_ERROR
     out.stderr.fnmatch_lines(["*experiments/setup.yaml.training.steps: expected a positive int, got -3*"])
+
+
+def test_models_are_released_between_variants(tmp_path, micro_reference):
+    """One model in memory at a time: after each of 5 variants no model object survives."""
+    import gc
+
+    from transformers import PreTrainedModel
+
+    from exaone_bench.runner import Runner
+    from exaone_bench.spec import load_experiment, load_setup
+
+    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1"))
+    (tmp_path / "drop_layers.yaml").write_text(DROP)
+    (tmp_path / "reduce_mlp.yaml").write_text(MLP)
+    runner = Runner(load_setup(tmp_path / "setup.yaml"))
+    runner.baseline()
+    experiments = [load_experiment(tmp_path / "drop_layers.yaml"), load_experiment(tmp_path / "reduce_mlp.yaml")]
+    jobs = [(e, v) for e in experiments for v in e.variants] * 2
+    for experiment, variant in jobs[:5]:
+        runner.run_variant(experiment, variant)
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, PreTrainedModel)]
+        assert alive == [], f"{len(alive)} model(s) still alive after {variant.id}"
+
+
+def test_distill_recovery_uses_the_baseline_teacher(tmp_path, micro_reference):
+    from exaone_bench.runner import Runner
+    from exaone_bench.spec import load_experiment, load_setup
+
+    results = {}
+    for mode in ("finetune", "distill"):
+        text = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", f"seeds: 1, recovery: {mode}")
+        (tmp_path / f"{mode}.yaml").write_text(text)
+        (tmp_path / "drop_layers.yaml").write_text(DROP)
+        setup = load_setup(tmp_path / f"{mode}.yaml")
+        assert setup.training.recovery == mode
+        experiment = load_experiment(tmp_path / "drop_layers.yaml")
+        results[mode] = Runner(setup).run_variant(experiment, experiment.variants[0])
+    assert results["distill"]["training"]["loss_curves"] != results["finetune"]["training"]["loss_curves"]
+    assert results["distill"]["per_seed"][0]["accuracy"] > 0.3

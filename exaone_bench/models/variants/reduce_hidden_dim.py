@@ -8,7 +8,7 @@ Not exact: RMSNorm now averages over fewer channels, which the recovery fine-tun
 from __future__ import annotations
 
 from ...analysis.importance import hidden_channel_importance
-from ...spec import SpecError, as_int, as_ratio, check_keys
+from ...spec import SpecError, check_keys, target_width
 from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms
 from .surgery import check_reloadable, keep_cols, keep_norm, keep_rows, retie
 
@@ -19,12 +19,7 @@ SCORES = ("hidden_channel_importance",)
 def plan(model, spec, calib, where: str) -> dict:
     width = model.config.hidden_size
     check_keys(spec, ("hidden_size", "ratio", "by"), where)
-    if ("hidden_size" in spec) == ("ratio" in spec):
-        raise SpecError(f"{where}: give exactly one of hidden_size or ratio")
-    if "ratio" in spec:
-        target = max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
-    else:
-        target = as_int(spec["hidden_size"], f"{where}.hidden_size", 1, width - 1)
+    target = target_width(spec, "hidden_size", width, where)
     check_reloadable(model.config, where, hidden_size=target, head_dim=head_dim(model.config))
     by = spec.get("by", "hidden_channel_importance")
     if by not in SCORES:

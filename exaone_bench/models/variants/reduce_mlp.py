@@ -6,7 +6,7 @@ gate/up lose rows, down loses the matching columns.
 from __future__ import annotations
 
 from ...analysis.importance import mlp_channel_importance
-from ...spec import SpecError, as_int, as_ratio, check_keys
+from ...spec import SpecError, check_keys, target_width
 from ..architecture import decoder_layers
 from .surgery import keep_cols, keep_rows
 
@@ -17,12 +17,7 @@ SCORES = ("mlp_channel_importance",)
 def plan(model, spec, calib, where: str) -> dict:
     width = model.config.intermediate_size
     check_keys(spec, ("intermediate_size", "ratio", "by"), where)
-    if ("intermediate_size" in spec) == ("ratio" in spec):
-        raise SpecError(f"{where}: give exactly one of intermediate_size or ratio")
-    if "ratio" in spec:
-        target = max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
-    else:
-        target = as_int(spec["intermediate_size"], f"{where}.intermediate_size", 1, width - 1)
+    target = target_width(spec, "intermediate_size", width, where)
     by = spec.get("by", "mlp_channel_importance")
     if by not in SCORES:
         raise SpecError(f"{where}.by: unknown score '{by}' for MLP channels; choose one of {list(SCORES)}")
