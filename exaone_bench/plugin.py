@@ -59,9 +59,6 @@ def pytest_configure(config):
     bench = BenchSession(setup, Path(config.rootpath), hasattr(config, "workerinput"),
                          config.getoption("--bench-progress"))
     config.stash[session_key] = bench
-    # A broken experiment file is a collection error naming file, variant and key; the other
-    # files must still run, as a suite user expects.
-    config.option.continue_on_collection_errors = True
     config.pluginmanager.register(ResultHooks(bench), "exaone-bench-results")
 
 
@@ -70,6 +67,9 @@ def pytest_collect_file(file_path: Path, parent):
         return None
     if file_path.name == "setup.yaml" or session_key not in parent.config.stash:
         return None
+    # A broken experiment file is a collection error naming file, variant and key; the other
+    # files must still run. Only suites get this: a unit-test run keeps pytest's default.
+    parent.config.option.continue_on_collection_errors = True
     return ExperimentFile.from_parent(parent, path=file_path)
 
 

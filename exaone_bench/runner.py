@@ -76,7 +76,7 @@ class Runner:
             test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size, s.dtype)
             per_seed.append(classification_metrics(self.labels["test"], test_logits))
             preds.append(test_logits.argmax(1))
-            if teacher is None:  # building the baseline: its logits on train are the distillation teacher
+            if teacher is None and s.training.recovery == "distill":  # the baseline's train logits: the teacher
                 logits_train.append(predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype))
             curves.append([round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]])
             train_s += result.seconds
@@ -140,7 +140,7 @@ class Runner:
         }
         with atomic_dir(out) as tmp:
             (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-            np.savez(tmp / "arrays.npz", preds=fitted["preds"], train_logits=fitted["train_logits"])
+            np.savez(tmp / "arrays.npz", preds=fitted["preds"], train_logits=fitted.get("train_logits", np.zeros(0)))
             write_checksums(tmp, ["result.json", "arrays.npz"])
 
     # -- one variant -------------------------------------------------------------------------
