@@ -45,8 +45,7 @@ class Runner:
 
     # -- building blocks -----------------------------------------------------------------
     def device(self) -> str:
-        if self.setup.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
+        """cpu, cuda, or auto: accelerate's device_map places the model (GPUs first, then CPU)."""
         return self.setup.device
 
     def load_base(self):

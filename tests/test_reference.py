@@ -97,3 +97,9 @@ def test_resolve_kinds_and_errors(tmp_path, data_root):
 def test_offline_hub_id_gives_a_clear_error():
     with pytest.raises(SourceError, match="(?s)cannot fetch 'LGAI-EXAONE/EXAONE-4.0-1.2B'.*pass the local directory"):
         load_model("LGAI-EXAONE/EXAONE-4.0-1.2B")
+
+
+def test_device_auto_places_through_accelerate(micro_reference):
+    model, _, _ = load_model(str(micro_reference), device="auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert model.device.type == expected and not model.training

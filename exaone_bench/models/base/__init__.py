@@ -57,14 +57,19 @@ def resolve(source: str | Path, build: bool = True) -> Source:
 
 def load_model(source: str | Path, *, dtype: str = "float32", device: str = "cpu",
                trust_remote_code: bool = False, revision: str | None = None):
-    """(model, tokenizer, Source) for any accepted source, through `from_pretrained`."""
+    """(model, tokenizer, Source) for any accepted source, through `from_pretrained`.
+
+    device "auto" hands placement to accelerate (`device_map="auto"`): a model larger than one
+    GPU is spread over the GPUs and, past them, the CPU; without a GPU it lands on the CPU.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = resolve(source)
     kwargs = {"trust_remote_code": trust_remote_code, "revision": revision}
+    placement = {"device_map": "auto"} if device == "auto" else {}
     try:
-        model = AutoModelForCausalLM.from_pretrained(src.location, dtype=getattr(torch, dtype), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(src.location, dtype=getattr(torch, dtype), **placement, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(src.location, **kwargs)
     except OSError as e:
         if src.kind == "hub":
@@ -73,4 +78,6 @@ def load_model(source: str | Path, *, dtype: str = "float32", device: str = "cpu
                 "Without network access, download it elsewhere and pass the local directory instead."
             ) from e
         raise
-    return model.to(device).eval(), tokenizer, src
+    if device != "auto":
+        model = model.to(device)
+    return model.eval(), tokenizer, src
