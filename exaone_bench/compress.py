@@ -38,9 +38,10 @@ def training_texts(data: DataSpec = DataSpec()) -> list[str]:
         return [json.loads(line)["text"] for line in f]
 
 
-def calibration_for(tokenizer, n: int, seq_len: int = 64, seed: int = 0, data: DataSpec = DataSpec()) -> Calibration:
+def calibration_for(tokenizer, n: int, seq_len: int = 64, seed: int = 0, data: DataSpec = DataSpec(),
+                    texts: list[str] | None = None) -> Calibration:
     """n token blocks of the training split (never validation/test) plus its texts for token counts."""
-    texts = training_texts(data)
+    texts = texts if texts is not None else training_texts(data)
     ids = calibration_batch(tokenizer, texts, n, seq_len, seed) if n > 0 else None
     return Calibration(input_ids=ids, texts=texts, tokenizer=tokenizer)
 

@@ -95,8 +95,8 @@ def read_local(path: str | Path) -> pd.DataFrame:
 
 
 def _clean(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    if frame["text"].isna().any() or (frame["text"].astype(str).str.strip() == "").any():
-        bad = int((frame["text"].isna() | (frame["text"].astype(str).str.strip() == "")).sum())
+    bad = int((frame["text"].isna() | (frame["text"].astype(str).str.strip() == "")).sum())
+    if bad:
         raise DataError(f"{origin}: {bad} row(s) have an empty text")
     frame = frame.assign(text=frame["text"].astype(str), label=frame["label"].astype(str))
     frame = frame.drop_duplicates(subset="text", keep="first").reset_index(drop=True)

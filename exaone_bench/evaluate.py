@@ -51,6 +51,18 @@ def _macro_precision(labels, preds, n_classes):
     return out / n_classes
 
 
+def _resample(labels, preds, items, rng, n_classes) -> tuple[float, float]:
+    """(accuracy, macro precision) of one bootstrap draw: the given items, seeds drawn with replacement."""
+    p = preds[rng.integers(0, len(preds), len(preds))][:, items]
+    y = np.broadcast_to(labels[items], p.shape)
+    return float((p == y).mean()), float(_macro_precision(y, p, n_classes).mean())
+
+
+def _interval(values, confidence) -> dict:
+    lo, hi = np.quantile(values, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return {"ci_low": float(lo), "ci_high": float(hi)}
+
+
 def delta_ci(labels: np.ndarray, variant_preds: np.ndarray, baseline_preds: np.ndarray, resamples: int,
              confidence: float, seed: int = 0) -> dict:
     """Bootstrap CI of (variant - baseline) for accuracy and macro precision.
@@ -59,37 +71,27 @@ def delta_ci(labels: np.ndarray, variant_preds: np.ndarray, baseline_preds: np.n
     (shared by both models) and, independently for each model, seeds with replacement.
     """
     rng = np.random.default_rng(seed)
-    n_items, n_classes = len(labels), int(max(labels.max(), variant_preds.max(), baseline_preds.max())) + 1
-    deltas = {"accuracy": [], "precision": []}
+    n_classes = int(max(labels.max(), variant_preds.max(), baseline_preds.max())) + 1
+    deltas = []
     for _ in range(resamples):
-        items = rng.integers(0, n_items, n_items)
-        v = variant_preds[rng.integers(0, len(variant_preds), len(variant_preds))][:, items]
-        b = baseline_preds[rng.integers(0, len(baseline_preds), len(baseline_preds))][:, items]
-        y_v, y_b = np.broadcast_to(labels[items], v.shape), np.broadcast_to(labels[items], b.shape)
-        deltas["accuracy"].append((v == y_v).mean() - (b == y_b).mean())
-        deltas["precision"].append(_macro_precision(y_v, v, n_classes).mean() - _macro_precision(y_b, b, n_classes).mean())
-    lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
+        items = rng.integers(0, len(labels), len(labels))
+        v = _resample(labels, variant_preds, items, rng, n_classes)
+        b = _resample(labels, baseline_preds, items, rng, n_classes)
+        deltas.append((v[0] - b[0], v[1] - b[1]))
     out = {}
-    for metric, values in deltas.items():
-        q = np.quantile(values, [lo, hi])
-        out[metric] = {"ci_low": float(q[0]), "ci_high": float(q[1]),
-                       "distinguishable": bool(q[0] > 0 or q[1] < 0)}
+    for i, metric in enumerate(("accuracy", "precision")):
+        ci = _interval([d[i] for d in deltas], confidence)
+        out[metric] = {**ci, "distinguishable": bool(ci["ci_low"] > 0 or ci["ci_high"] < 0)}
     return out
 
 
 def level_ci(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: float, seed: int = 0) -> dict:
     """Bootstrap CI of one model's accuracy and macro precision over seeds x test items."""
     rng = np.random.default_rng(seed)
-    n_items, n_classes = len(labels), int(max(labels.max(), preds.max())) + 1
-    values = {"accuracy": [], "precision": []}
-    for _ in range(resamples):
-        items = rng.integers(0, n_items, n_items)
-        p = preds[rng.integers(0, len(preds), len(preds))][:, items]
-        y = np.broadcast_to(labels[items], p.shape)
-        values["accuracy"].append((p == y).mean())
-        values["precision"].append(_macro_precision(y, p, n_classes).mean())
-    lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
-    return {m: dict(zip(("ci_low", "ci_high"), map(float, np.quantile(v, [lo, hi])))) for m, v in values.items()}
+    n_classes = int(max(labels.max(), preds.max())) + 1
+    draws = [_resample(labels, preds, rng.integers(0, len(labels), len(labels)), rng, n_classes)
+             for _ in range(resamples)]
+    return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(("accuracy", "precision"))}
 
 
 def model_size_mb(model) -> float:

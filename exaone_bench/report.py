@@ -74,7 +74,14 @@ def _plots(doc: dict, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     base, variants = doc["baseline"], doc["variants"]
-    names = []
+    names: list[str] = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        names.append(name)
+
     pts = [(r["params"]["total_parameters"], r["metrics"]["accuracy"], r["name"]) for r in variants]
     pts.append((base["params"]["total_parameters"], base["metrics"]["accuracy"], "baseline"))
     front, best = [], -1.0
@@ -90,10 +97,7 @@ def _plots(doc: dict, out: Path) -> list[str]:
     ax.axhline(base["floors"]["tfidf_logreg"]["accuracy"], color="gray", ls=":", label="TF-IDF + LR floor")
     ax.set(xlabel="total parameters", ylabel="test accuracy (mean over seeds)", title="accuracy vs parameters")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_parameters.png", dpi=110)
-    plt.close(fig)
-    names.append("accuracy_vs_parameters.png")
+    save(fig, "accuracy_vs_parameters.png")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in variants:
@@ -103,10 +107,7 @@ def _plots(doc: dict, out: Path) -> list[str]:
     ax.scatter(base["params"]["inference_latency_ms"], base["metrics"]["accuracy"], c="k", marker="*", s=80, label="baseline")
     ax.set(xlabel="inference latency ms (median, batch 1)", ylabel="test accuracy", title="accuracy vs latency")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_latency.png", dpi=110)
-    plt.close(fig)
-    names.append("accuracy_vs_latency.png")
+    save(fig, "accuracy_vs_latency.png")
 
     scored = [r for r in variants if r["removed"] and r["removed"][0]["strategy"] == "drop_layers"
               and r["removed"][0]["scores"].get("block_influence")]
@@ -120,10 +121,7 @@ def _plots(doc: dict, out: Path) -> list[str]:
         ax.set(xlabel="layer", ylabel="1 - cos(in, out)", title="per-layer importance and the layers removed")
         ax.set_xticks(range(len(scores)))
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "importance_vs_removed.png", dpi=110)
-        plt.close(fig)
-        names.append("importance_vs_removed.png")
+        save(fig, "importance_vs_removed.png")
     return names
 
 

@@ -22,6 +22,7 @@ from .evaluate import (classification_metrics, delta_ci, floors, flops_per_token
                        lm_loss_on_texts, model_size_mb, summarize)
 from .models.base import load_model
 from .models.variants import apply
+from .models.variants.surgery import shape_summary
 from .paths import data_dir
 from .spec import Experiment, Setup, Variant
 from .train import classifier_from, encode, predict, train
@@ -63,7 +64,8 @@ class Runner:
         s = self.setup
         torch.set_num_threads(self.threads())
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        enc = {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in ("train", "validation", "test")}
+        splits = ("train", "validation", "test") if s.training.eval_every else ("train", "test")
+        enc = {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in splits}
         per_seed, preds, logits_train, curves, train_s, tps = [], [], [], [], 0.0, []
         for seed in range(s.training.seeds):
             model = classifier_from(causal_lm, self.num_labels, seed, pad)
@@ -96,10 +98,9 @@ class Runner:
         return out
 
     def shape(self, causal_lm) -> dict:
-        cfg = causal_lm.config
-        out = {k: getattr(cfg, v) for k, v in SHAPE_PARAMS.items()}
-        out["total_parameters"] = sum(p.numel() for p in causal_lm.parameters())
-        return out
+        """The contract's shape params, from the same summary the removal records use."""
+        summary = shape_summary(causal_lm)
+        return {**{k: summary[v] for k, v in SHAPE_PARAMS.items()}, "total_parameters": summary["parameters"]}
 
     # -- the baseline, cached --------------------------------------------------------------
     def baseline_dir(self) -> Path:
@@ -151,7 +152,7 @@ class Runner:
         base = self.baseline() if s.training.recovery == "distill" else None
         causal_lm, tokenizer, src = self.load_base()
         c = s.calibration
-        calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, self.data_spec)
+        calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=self.texts["train"])
         removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
                         where=f"{Path(experiment.path).name}[{variant.id}]")
         tokenizer = calib.tokenizer

@@ -26,6 +26,7 @@ class BenchSession:
     started: float = field(default_factory=time.time)
     _runner: object = None
     _tracker: object = None
+    _tags: dict = field(default_factory=dict)
 
     @property
     def runner(self):

@@ -106,31 +106,26 @@ def test_baseline_is_trained_once_across_workers(pytester, micro_reference, data
     assert len(log.read_text().splitlines()) == 1
 
 
+BROKEN = textwrap.dedent("""
+    strategy: prune_heads
+    hypothesis: broken on purpose
+    expect: {accuracy: {min_delta: -1.0}}
+    variants:
+      - id: typo
+        compression: {prune_heads: {kv_head: [1]}}
+    """)
+
+
 def test_bad_experiment_file_fails_collection_and_others_still_run(suite):
-    suite.makefile(".yaml", **{"experiments/prune_heads": textwrap.dedent("""
-        strategy: prune_heads
-        hypothesis: broken on purpose
-        expect: {accuracy: {min_delta: -1.0}}
-        variants:
-          - id: typo
-            compression: {prune_heads: {kv_head: [1]}}
-          - id: fine
-            compresion: {prune_heads: {kv_heads: [1]}}
-        """)})
+    misspelt = "  - id: fine\n    compresion: {prune_heads: {kv_heads: [1]}}\n"
+    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN + misspelt})
     out = suite.runpytest_subprocess("experiments", "-k", "half or prune", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=1, errors=1)
     out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
 
 
 def test_bad_variant_spec_fails_with_file_variant_and_key(suite):
-    suite.makefile(".yaml", **{"experiments/prune_heads": textwrap.dedent("""
-        strategy: prune_heads
-        hypothesis: broken on purpose
-        expect: {accuracy: {min_delta: -1.0}}
-        variants:
-          - id: typo
-            compression: {prune_heads: {kv_head: [1]}}
-        """)})
+    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN})
     out = suite.runpytest_subprocess("experiments", "-k", "typo", "-p", "no:cacheprovider")
     out.assert_outcomes(failed=1)
     out.stdout.re_match_lines([r"prune_heads\.yaml\[typo\]\.prune_heads: unknown key\(s\) \['kv_head'\]"])

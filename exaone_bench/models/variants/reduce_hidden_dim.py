@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ...analysis.importance import hidden_channel_importance
 from ...spec import SpecError, check_keys, target_width
-from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms
+from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms, output_head
 from .surgery import check_reloadable, keep_cols, keep_norm, keep_rows, retie
 
 NAME = "reduce_hidden_dim"
@@ -48,7 +48,7 @@ def cut(model, record, calib=None) -> None:
         for norm in layer_norms(layer):
             keep_norm(norm, keep)
     keep_norm(backbone(model).norm, keep)
-    head = getattr(model, "lm_head", None) or getattr(model, "score", None)
+    head = output_head(model)
     if tied:
         retie(model)
     elif head is not None:
