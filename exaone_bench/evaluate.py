@@ -134,16 +134,22 @@ def latency_ms(model, vocab_size: int, batch_size: int, seq_len: int, warmup: in
 
 
 @torch.no_grad()
+@torch.no_grad()
 def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128) -> float:
     """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, padding excluded."""
     causal_lm.eval()
+    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    ids = sorted((x for x in ids if len(x) > 1), key=len)  # length-sorted batches: little padding
     total, count = 0.0, 0
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[i : i + batch_size], add_special_tokens=False, truncation=True, max_length=max_length,
-                        padding=True, return_tensors="pt")
-        enc = enc.to(causal_lm.device)
-        logits = causal_lm(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits[:, :-1].float()
-        target = enc.input_ids[:, 1:].masked_fill(enc.attention_mask[:, 1:] == 0, -100)
+    for i in range(0, len(ids), batch_size):
+        rows = ids[i : i + batch_size]
+        x = torch.zeros((len(rows), len(rows[-1])), dtype=torch.long)
+        mask = torch.zeros_like(x)
+        for r, row in enumerate(rows):
+            x[r, : len(row)], mask[r, : len(row)] = torch.as_tensor(row), 1
+        x, mask = x.to(causal_lm.device), mask.to(causal_lm.device)
+        logits = causal_lm(input_ids=x, attention_mask=mask).logits[:, :-1].float()
+        target = x[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                                  ignore_index=-100, reduction="sum")
         total += float(loss)

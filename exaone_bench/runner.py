@@ -59,43 +59,60 @@ class Runner:
     def threads(self) -> int:
         return self.setup.training.threads or torch.get_num_threads()
 
-    def fit_and_evaluate(self, causal_lm, tokenizer, teacher: dict | None = None) -> dict:
-        """Fine-tune one classifier per seed on the train split; evaluate on test. Teacher: baseline logits."""
+    def encoded(self, tokenizer):
+        """The splits the loop reads, tokenised once per model (validation only for early stopping)."""
+        s = self.setup
+        splits = ("train", "validation", "test") if s.training.eval_every else ("train", "test")
+        return {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in splits}
+
+    def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None) -> dict:
+        """Fine-tune one classifier with `seed` on the train split and evaluate it on test.
+
+        Seed 0 also measures the cost columns (latency, size, FLOPs) of the trained classifier.
+        """
         s = self.setup
         torch.set_num_threads(self.threads())
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        splits = ("train", "validation", "test") if s.training.eval_every else ("train", "test")
-        enc = {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in splits}
-        per_seed, preds, logits_train, curves, train_s, tps = [], [], [], [], 0.0, []
-        for seed in range(s.training.seeds):
-            model = classifier_from(causal_lm, self.num_labels, seed, pad)
-            if s.training.gradient_checkpointing:
-                model.gradient_checkpointing_enable()
-            teacher_logits = teacher["train_logits"][seed] if teacher and s.training.recovery == "distill" else None
-            result = train(model, enc["train"], s.training, seed, pad, teacher_logits,
-                           enc["validation"] if s.training.eval_every else None, self.progress, s.dtype)
-            test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size, s.dtype)
-            per_seed.append(classification_metrics(self.labels["test"], test_logits))
-            preds.append(test_logits.argmax(1))
-            if teacher is None and s.training.recovery == "distill":  # the baseline's train logits: the teacher
-                logits_train.append(predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype))
-            curves.append([round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]])
-            train_s += result.seconds
-            tps.append(result.tokens_per_second)
-            if seed == 0:
-                lat = s.evaluation.latency
-                cost = {"inference_latency_ms": latency_ms(model, causal_lm.config.vocab_size, lat.batch_size,
-                                                           lat.seq_len, lat.warmup, lat.repeats, lat.threads),
-                        "model_size_mb": model_size_mb(model),
-                        "flops_per_token": flops_per_token(model.config, lat.seq_len)}
-            del model
-            gc.collect()
-        out = {"metrics": summarize(per_seed), "per_seed": per_seed, "preds": np.stack(preds), "cost": cost,
-               "training": {"seconds": round(train_s, 2), "tokens_per_second": round(float(np.mean(tps)), 1),
-                            "loss_curves": curves}}
-        if logits_train:
-            out["train_logits"] = np.stack(logits_train)
+        model = classifier_from(causal_lm, self.num_labels, seed, pad)
+        if s.training.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        validation = enc.get("validation")
+        result = train(model, enc["train"], s.training, seed, pad, teacher_logits, validation, self.progress, s.dtype)
+        test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size, s.dtype)
+        part = {"seed": seed, "metrics": classification_metrics(self.labels["test"], test_logits),
+                "preds": test_logits.argmax(1), "curve": [round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]],
+                "seconds": result.seconds, "tokens_per_second": result.tokens_per_second}
+        if s.training.recovery == "distill" and teacher_logits is None:  # a baseline seed: it teaches
+            part["train_logits"] = predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype)
+        if seed == 0:
+            lat = s.evaluation.latency
+            part["cost"] = {"inference_latency_ms": latency_ms(model, causal_lm.config.vocab_size, lat.batch_size,
+                                                               lat.seq_len, lat.warmup, lat.repeats, lat.threads),
+                            "model_size_mb": model_size_mb(model),
+                            "flops_per_token": flops_per_token(model.config, lat.seq_len)}
+        del model
+        gc.collect()
+        return part
+
+    @staticmethod
+    def combine(parts: list[dict]) -> dict:
+        """Seed parts (in seed order) -> mean/sd metrics, stacked predictions, cost of seed 0, training summary."""
+        parts = sorted(parts, key=lambda p: p["seed"])
+        out = {"metrics": summarize([p["metrics"] for p in parts]), "per_seed": [p["metrics"] for p in parts],
+               "preds": np.stack([p["preds"] for p in parts]), "cost": parts[0]["cost"],
+               "training": {"seconds": round(sum(p["seconds"] for p in parts), 2),
+                            "tokens_per_second": round(float(np.mean([p["tokens_per_second"] for p in parts])), 1),
+                            "loss_curves": [p["curve"] for p in parts]}}
+        if all("train_logits" in p for p in parts):
+            out["train_logits"] = np.stack([p["train_logits"] for p in parts])
         return out
+
+    def fit_and_evaluate(self, causal_lm, tokenizer, teacher: dict | None = None) -> dict:
+        """Fine-tune one classifier per seed on the train split; evaluate on test. Teacher: baseline logits."""
+        enc = self.encoded(tokenizer)
+        distill = teacher is not None and self.setup.training.recovery == "distill"
+        return self.combine([self.fit_seed(causal_lm, tokenizer, enc, seed, teacher["train_logits"][seed] if distill else None)
+                             for seed in range(self.setup.training.seeds)])
 
     def shape(self, causal_lm) -> dict:
         """The contract's shape params, from the same summary the removal records use."""
@@ -107,26 +124,75 @@ class Runner:
         return data_dir() / "cache" / "baselines" / self.setup.hash
 
     def baseline(self) -> dict:
-        """The uncompressed model under this setup: trained once per setup hash, then read back."""
+        """The uncompressed model under this setup: trained once per setup hash, then read back.
+
+        Its seeds are built in parallel by whichever xdist workers need the baseline, so a worker
+        waits for at most one seed instead of for the whole baseline.
+        """
         from filelock import FileLock
 
         out = self.baseline_dir()
         out.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(out) + ".lock"):
-            if not verify_checksums(out):  # absent, interrupted or corrupt: (re)build
-                self._build_baseline(out)
+        if not verify_checksums(out):  # absent, interrupted or corrupt: (re)build
+            parts = self._baseline_seeds()
+            with FileLock(str(out) + ".lock"):
+                if not verify_checksums(out):
+                    self._merge_baseline(out, parts)
         result = json.loads((out / "result.json").read_text())
         arrays = np.load(out / "arrays.npz")
         result["preds"], result["train_logits"] = arrays["preds"], arrays["train_logits"]
         return result
 
-    def _build_baseline(self, out: Path) -> None:
+    def _seed_dir(self, seed: int) -> Path:
+        return self.baseline_dir().with_name(f"{self.setup.hash}.seeds") / str(seed)
+
+    def _baseline_seeds(self) -> list[dict]:
+        """Every seed part of the baseline: first each seed no other worker holds, then wait for the rest."""
+        from filelock import FileLock, Timeout
+
+        loaded, parts = {}, {}
+        seeds = list(range(self.setup.training.seeds))
+        for blocking in (False, True):
+            for seed in [x for x in seeds if x not in parts]:
+                d = self._seed_dir(seed)
+                d.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with FileLock(str(d) + ".lock", timeout=-1 if blocking else 0):
+                        if not verify_checksums(d):
+                            self._build_seed(d, seed, loaded)
+                        parts[seed] = self._read_seed(d, seed)
+                except Timeout:  # another worker is building this seed: take the next one
+                    continue
+        return [parts[seed] for seed in seeds]
+
+    def _build_seed(self, d: Path, seed: int, loaded: dict) -> None:
+        with open(str(self.baseline_dir()) + ".log", "a") as log:  # one line per build: never trained twice
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} building baseline "
+                      f"{self.setup.hash} seed {seed}\n")
         t0 = time.perf_counter()
-        with open(str(out) + ".log", "a") as log:  # one line per build: proves it is never trained twice
-            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} building baseline {self.setup.hash}\n")
+        if not loaded:
+            causal_lm, tokenizer, _ = self.load_base()
+            loaded.update(causal_lm=causal_lm, tokenizer=tokenizer, enc=self.encoded(tokenizer))
+        part = self.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed)
+        arrays = {k: part.pop(k) for k in ("preds", "train_logits") if k in part}
+        part["build_seconds"] = round(time.perf_counter() - t0, 1)
+        with atomic_dir(d) as tmp:
+            (tmp / "part.json").write_text(json.dumps(part, indent=2) + "\n")
+            np.savez(tmp / "arrays.npz", **arrays)
+            write_checksums(tmp, ["part.json", "arrays.npz"])
+
+    @staticmethod
+    def _read_seed(d: Path, seed: int) -> dict:
+        part = json.loads((d / "part.json").read_text())
+        arrays = np.load(d / "arrays.npz")
+        return {**part, **{k: arrays[k] for k in arrays.files}}
+
+    def _merge_baseline(self, out: Path, parts: list[dict]) -> None:
+        t0 = time.perf_counter()
         causal_lm, tokenizer, src = self.load_base()
+        torch.set_num_threads(self.threads())
         lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])
-        fitted = self.fit_and_evaluate(causal_lm, tokenizer)
+        fitted = self.combine(parts)
         result = {
             "name": "baseline", "stage": "baseline", "strategy": "none", "variant_id": "baseline",
             "model": {"source": src.name, "kind": src.kind, "location": src.location},
@@ -136,7 +202,8 @@ class Runner:
                                  self.setup.evaluation.confidence),
             "lm_loss_before_recovery": lm_loss, "base_lm_loss": lm_loss,
             "floors": floors(self.texts["train"], self.labels["train"], self.texts["test"], self.labels["test"]),
-            "seconds": round(time.perf_counter() - t0, 1),
+            # worker-seconds: the seeds may have been built side by side
+            "seconds": round(sum(p["build_seconds"] for p in parts) + time.perf_counter() - t0, 1),
         }
         with atomic_dir(out) as tmp:
             (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -150,6 +217,7 @@ class Runner:
         # Only distillation needs the baseline before training; otherwise another xdist worker
         # can build it while this one trains, and it is read back for the comparison.
         base = self.baseline() if s.training.recovery == "distill" else None
+        torch.set_num_threads(self.threads())
         causal_lm, tokenizer, src = self.load_base()
         c = s.calibration
         calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=self.texts["train"])

@@ -95,15 +95,46 @@ def test_xdist_trains_the_baseline_once_and_matches_serial(suite, data_root):
         assert a["name"] == b["name"] and a["metrics"] == b["metrics"] and a["per_seed"] == b["per_seed"]
 
 
-def test_baseline_is_trained_once_across_workers(pytester, micro_reference, data_root):
-    setup = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1")  # a fresh setup hash
+def test_baseline_seeds_are_shared_by_workers_and_built_once(pytester, micro_reference, data_root):
+    setup = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 3")  # a fresh setup hash
     pytester.makefile(".yaml", **{"experiments/setup": setup, "experiments/drop_layers": DROP,
                                   "experiments/reduce_mlp": MLP})
     out = pytester.runpytest_subprocess("experiments", "-n", "2", "-k", "last1 or half", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=2)
-    h = results(pytester)["setup_hash"]
-    log = data_root / "cache" / "baselines" / f"{h}.log"
-    assert len(log.read_text().splitlines()) == 1
+    doc = results(pytester)
+    lines = (data_root / "cache" / "baselines" / f"{doc['setup_hash']}.log").read_text().splitlines()
+    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == [0, 1, 2]  # every seed, each once
+    assert len(doc["baseline"]["per_seed"]) == 3
+
+
+def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_reference, data_root):
+    """A damaged merged entry is re-merged from the seed parts; a damaged part retrains that seed only."""
+    import numpy as np
+
+    from exaone_bench.runner import Runner
+    from exaone_bench.spec import load_setup
+
+    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("batch_size: 8", "batch_size: 6"))
+    runner = Runner(load_setup(tmp_path / "setup.yaml"))
+    log = runner.baseline_dir().with_name(runner.setup.hash + ".log")
+    first = runner.baseline()
+    assert len(log.read_text().splitlines()) == 2
+
+    (runner.baseline_dir() / "arrays.npz").write_bytes(b"not an npz")
+    second = runner.baseline()
+    assert len(log.read_text().splitlines()) == 2  # nothing retrained
+    assert second["per_seed"] == first["per_seed"] and np.array_equal(second["preds"], first["preds"])
+
+    (runner.baseline_dir() / "result.json").write_text("{}")
+    with open(runner._seed_dir(1) / "arrays.npz", "r+b") as f:  # one flipped byte
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    third = runner.baseline()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3 and lines[-1].endswith("seed 1")
+    assert third["per_seed"] == first["per_seed"] and np.array_equal(third["preds"], first["preds"])
 
 
 BROKEN = textwrap.dedent("""
