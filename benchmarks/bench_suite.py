@@ -3,7 +3,9 @@
     python benchmarks/bench_suite.py [-n 2] [--quick] [-k EXPR]
 
 Runs `pytest experiments/` as a user would (warm data/reference cache assumed; a cold cache adds
-the reference build, ~5 min) and prints: total wall, baseline build, each variant's compress,
+the reference build, ~5 min) and prints: the machine's 1-thread fp32 matmul GFLOP/s before and after
+(this shared machine's speed varies between days by up to ~1.5x, so wall times are only comparable
+beside it), total wall, baseline build, each variant's compress,
 fine-tune and total seconds, fine-tune tokens/s, and the suite's verdicts. Goal: <= 20 min warm,
 <= 6 min with --quick. A fresh baseline is forced by `--fresh-baseline` (deletes its cache entry).
 """
@@ -33,14 +35,19 @@ def main() -> None:
     cmd = [sys.executable, "-m", "pytest", "experiments", "-q", "-p", "no:cacheprovider", "-n", args.n]
     cmd += ["--quick"] if args.quick else []
     cmd += ["-k", args.k] if args.k else []
+    from bench_train_throughput import matmul_peak  # this folder is on sys.path when run as a script
+
+    before = matmul_peak(1) / 1e9
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = matmul_peak(1) / 1e9
     print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])
     doc = json.loads((root / "reports" / "latest" / "results.json").read_text())
     base = doc["baseline"]
     print(f"suite wall {wall:.0f} s with -n {args.n}{' --quick' if args.quick else ''} "
-          f"(seeds {doc['setup']['training']['seeds']}, steps {doc['setup']['training']['steps']})")
+          f"(seeds {doc['setup']['training']['seeds']}, steps {doc['setup']['training']['steps']}); "
+          f"machine: 1-thread fp32 matmul {before:.0f} GFLOP/s before, {after:.0f} after")
     print(f"baseline: {base['seconds']} s to build (0 if it was cached before this run), "
           f"fine-tune {base['training']['tokens_per_second']:.0f} tokens/s per worker; "
           f"accuracy {base['metrics']['accuracy']:.3f} +- {base['metrics']['accuracy_sd']:.3f}; "

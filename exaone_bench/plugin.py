@@ -78,7 +78,7 @@ class ExperimentFile(pytest.File):
 
     def collect(self):
         try:
-            experiment = load_experiment(self.path)
+            experiment = load_experiment(self.path, self.config.stash[session_key].base_config())
         except SpecError as e:
             raise self.CollectError(str(e)) from e
         for variant in experiment.variants:

@@ -143,8 +143,12 @@ class Runner:
         result["preds"], result["train_logits"] = arrays["preds"], arrays["train_logits"]
         return result
 
+    def seeds_dir(self) -> Path:
+        """Seed parts of the baseline, keyed without the seed count: `--quick` reuses the full run's seed 0."""
+        return data_dir() / "cache" / "baselines" / f"seeds-{self.setup.seed_hash}"
+
     def _seed_dir(self, seed: int) -> Path:
-        return self.baseline_dir().with_name(f"{self.setup.hash}.seeds") / str(seed)
+        return self.seeds_dir() / str(seed)
 
     def _baseline_seeds(self) -> list[dict]:
         """Every seed part of the baseline: first each seed no other worker holds, then wait for the rest."""
@@ -166,7 +170,7 @@ class Runner:
         return [parts[seed] for seed in seeds]
 
     def _build_seed(self, d: Path, seed: int, loaded: dict) -> None:
-        with open(str(self.baseline_dir()) + ".log", "a") as log:  # one line per build: never trained twice
+        with open(self.seeds_dir() / "build.log", "a") as log:  # one line per seed built: never trained twice
             log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} building baseline "
                       f"{self.setup.hash} seed {seed}\n")
         t0 = time.perf_counter()
@@ -222,7 +226,7 @@ class Runner:
         c = s.calibration
         calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=self.texts["train"])
         removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
-                        where=f"{Path(experiment.path).name}[{variant.id}]")
+                        where=f"{Path(experiment.path).name}[{variant.id}].compression")
         tokenizer = calib.tokenizer
         t_compress = time.perf_counter() - t0
         lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])

@@ -27,6 +27,15 @@ class BenchSession:
     _runner: object = None
     _tracker: object = None
     _tags: dict = field(default_factory=dict)
+    _base_config: object = None
+
+    def base_config(self):
+        """The base model's config for checking specs at collection; None until the model is on disk."""
+        if self._base_config is None:
+            from .models.base import cached_config
+
+            self._base_config = cached_config(self.setup.model, self.setup.trust_remote_code) or False
+        return self._base_config or None
 
     @property
     def runner(self):

@@ -48,6 +48,10 @@ def target_width(spec: dict, key: str, width: int, where: str) -> int:
     return as_int(spec[key], f"{where}.{key}", 1, width - 1)
 
 
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def read_yaml(path: str | Path) -> Any:
     """A YAML file's content (safe loader); unreadable or malformed files name themselves."""
     try:
@@ -234,8 +238,17 @@ class Setup:
 
     @property
     def hash(self) -> str:
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return _hash(self.as_dict())
+
+    @property
+    def seed_hash(self) -> str:
+        """The hash of what one seed's run depends on: the setup without the seed count.
+
+        A `--quick` run (one seed) and the full run share their seed-0 baseline through it.
+        """
+        d = self.as_dict()
+        d["training"].pop("seeds")
+        return _hash(d)
 
     def flat(self) -> dict:
         """The resolved setup as one flat dict (`training.lr` = 0.001), for logging."""
@@ -323,9 +336,12 @@ def _expectations(raw, where) -> dict[str, Expectation]:
     return {m: Expectation.parse(m, v, f"{where}.{m}") for m, v in raw.items()}
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Parse and validate one experiment file; every error names the file, variant and key."""
-    from .models.variants import STRATEGIES
+def load_experiment(path: str | Path, config=None) -> Experiment:
+    """Parse and validate one experiment file; every error names the file, variant and key.
+
+    With the base model's `config`, every compression spec is also checked against its shapes.
+    """
+    from .models.variants import STRATEGIES, check
 
     path = Path(path)
     raw = read_yaml(path)
@@ -362,6 +378,8 @@ def load_experiment(path: str | Path) -> Experiment:
         if stage == "compression" and list(comp) != [strategy]:
             raise SpecError(f"{vwhere}.compression: one factor per variant: only '{strategy}' belongs in "
                             f"{path.name} (combine factors in final.yaml)")
+        if config is not None:
+            check(config, comp, f"{vwhere}.compression")
         v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
         if not v_expect:
             raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")

@@ -17,8 +17,6 @@ import yaml
 
 EXPERIMENT = "exaone-bench"
 PARAM_LIMIT = 500  # conservative: longer values go to artifacts, never truncated silently
-SHAPE_PARAMS = ("number_of_layers", "number_of_heads", "number_of_kv_heads", "hidden_dim", "intermediate_size",
-                "vocab_size", "total_parameters", "model_size_mb", "inference_latency_ms", "flops_per_token")
 METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
 
 
@@ -98,7 +96,7 @@ class Tracker:
     def _fill(self, rid: str, result: dict) -> None:
         from mlflow.entities import Metric
 
-        params = {k: result["params"][k] for k in SHAPE_PARAMS if k in result.get("params", {})}
+        params = dict(result.get("params", {}))  # the runner's shape and cost columns
         params.update({f"compression.{k}": v for k, v in flatten("", result.get("compression", {}), {}).items()})
         self._params(rid, params)
         metrics = {}

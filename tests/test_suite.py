@@ -85,7 +85,7 @@ def test_xdist_trains_the_baseline_once_and_matches_serial(suite, data_root):
     serial = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
     serial.assert_outcomes(passed=2)
     first = results(suite)
-    logs = list((data_root / "cache" / "baselines").glob("*.log"))
+    logs = list((data_root / "cache" / "baselines").rglob("build.log"))
     built_before = sum(len(p.read_text().splitlines()) for p in logs)
     parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
     parallel.assert_outcomes(passed=2)
@@ -101,8 +101,13 @@ def test_baseline_seeds_are_shared_by_workers_and_built_once(pytester, micro_ref
                                   "experiments/reduce_mlp": MLP})
     out = pytester.runpytest_subprocess("experiments", "-n", "2", "-k", "last1 or half", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=2)
+    from exaone_bench.spec import load_setup
+
     doc = results(pytester)
-    lines = (data_root / "cache" / "baselines" / f"{doc['setup_hash']}.log").read_text().splitlines()
+    # Runner.seeds_dir(), without importing the runner here: pytester's teardown would unload
+    # `datasets` and its re-import fails (pyarrow keeps the extension types registered).
+    seed_hash = load_setup(pytester.path / "experiments" / "setup.yaml").seed_hash
+    lines = (data_root / "cache" / "baselines" / f"seeds-{seed_hash}" / "build.log").read_text().splitlines()
     assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == [0, 1, 2]  # every seed, each once
     assert len(doc["baseline"]["per_seed"]) == 3
 
@@ -116,8 +121,13 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
 
     (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("batch_size: 8", "batch_size: 6"))
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
-    log = runner.baseline_dir().with_name(runner.setup.hash + ".log")
+    log = runner.seeds_dir() / "build.log"
     first = runner.baseline()
+    assert len(log.read_text().splitlines()) == 2
+
+    quick = load_setup(tmp_path / "setup.yaml")
+    quick.training.seeds = 1  # what --quick does: its one seed is the full run's seed 0
+    assert Runner(quick).baseline()["per_seed"] == first["per_seed"][:1]
     assert len(log.read_text().splitlines()) == 2
 
     (runner.baseline_dir() / "arrays.npz").write_bytes(b"not an npz")
@@ -149,17 +159,20 @@ BROKEN = textwrap.dedent("""
 
 def test_bad_experiment_file_fails_collection_and_others_still_run(suite):
     misspelt = "  - id: fine\n    compresion: {prune_heads: {kv_heads: [1]}}\n"
-    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN + misspelt})
+    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN.replace("kv_head:", "kv_heads:") + misspelt})
     out = suite.runpytest_subprocess("experiments", "-k", "half or prune", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=1, errors=1)
     out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
 
 
-def test_bad_variant_spec_fails_with_file_variant_and_key(suite):
-    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN})
-    out = suite.runpytest_subprocess("experiments", "-k", "typo", "-p", "no:cacheprovider")
-    out.assert_outcomes(failed=1)
-    out.stdout.re_match_lines([r"prune_heads\.yaml\[typo\]\.prune_heads: unknown key\(s\) \['kv_head'\]"])
+def test_bad_variant_spec_fails_at_collection_with_file_variant_and_key(suite):
+    """Checked against the base model's config at collection: no item of that file runs."""
+    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN,
+                               "experiments/drop_layers": DROP.replace("drop_layers: [1]", "drop_layers: [7]")})
+    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out.stdout.re_match_lines([r".*drop_layers\.yaml\[last1\]\.compression\.drop_layers: 7 is out of range \[0, 1\]",
+                               r".*prune_heads\.yaml\[typo\]\.compression\.prune_heads: unknown key\(s\) \['kv_head'\]"])
+    out.stdout.fnmatch_lines(["*1 test collected, 2 errors*"])
 
 
 def test_bad_setup_is_a_usage_error(pytester, micro_reference):

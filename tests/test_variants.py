@@ -186,6 +186,34 @@ def test_bad_specs_fail_before_touching_the_model(tiny_exaone, compression, mess
     assert all(torch.equal(v, tiny_exaone.state_dict()[k]) for k, v in before.items())
 
 
+NEED_DATA = ("needs the dataset texts and the tokenizer",)  # only the run can check these: they need data
+
+
+@pytest.mark.parametrize("compression, message", [b for b in BAD if b[1] not in NEED_DATA], ids=lambda x: str(x)[:40])
+def test_bad_specs_fail_on_the_config_alone(tiny_exaone, compression, message):
+    """The collector's check: the same errors from the config, with no weights or scores."""
+    from exaone_bench.models.variants import check
+
+    with pytest.raises(SpecError) as err:
+        check(tiny_exaone.config, compression, where="drop_layers.yaml[broken]")
+    assert message in str(err.value) and str(err.value).startswith("drop_layers.yaml[broken]")
+
+
+def test_config_check_accepts_every_shipped_experiment(tiny_exaone):
+    """Every variant under experiments/ passes the check against exaone-tiny's shapes."""
+    from pathlib import Path
+
+    from exaone_bench.reference import DEFAULT
+    from exaone_bench.spec import load_experiment
+
+    keys = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+            "head_dim", "vocab_size")
+    config = tiny_exaone_config(**{k: getattr(DEFAULT, k) for k in keys})
+    files = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+    variants = [v for f in files if f.name != "setup.yaml" for v in load_experiment(f, config).variants]
+    assert len(variants) >= 13
+
+
 def test_kv_removal_that_breaks_divisibility(tiny_exaone):
     torch.manual_seed(0)
     model = Exaone4ForCausalLM(tiny_exaone_config(num_key_value_heads=4)).eval()

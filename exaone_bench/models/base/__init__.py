@@ -55,6 +55,19 @@ def resolve(source: str | Path, build: bool = True) -> Source:
     raise SourceError(f"unknown model source '{text}'; accepted: {ACCEPTED}")
 
 
+def cached_config(source: str | Path, trust_remote_code: bool = False):
+    """The source's config if it is on disk already (nothing is built or downloaded), else None."""
+    from transformers import AutoConfig
+
+    try:
+        src = resolve(source, build=False)
+        if src.kind != "hub" and not (Path(src.location) / "config.json").is_file():
+            return None
+        return AutoConfig.from_pretrained(src.location, local_files_only=True, trust_remote_code=trust_remote_code)
+    except (SourceError, OSError, ValueError):
+        return None
+
+
 def load_model(source: str | Path, *, dtype: str = "float32", device: str = "cpu",
                trust_remote_code: bool = False, revision: str | None = None):
     """(model, tokenizer, Source) for any accepted source, through `from_pretrained`.

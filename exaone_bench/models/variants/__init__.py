@@ -24,6 +24,19 @@ def _strategy(name: str, where: str):
     return STRATEGIES[name]
 
 
+def check(config, compression: dict, where: str = "compression") -> None:
+    """Validate every factor of a `compression:` block against a config, without weights or scores.
+
+    The collector runs this against the base model's config, so a bad spec fails at collection.
+    Each factor is checked against the base shapes; the shapes after earlier factors of a
+    combined variant are checked again by `apply`, still before any training.
+    """
+    if not isinstance(compression, dict) or not compression:
+        raise SpecError(f"{where}: expected a mapping of strategy -> spec, got {compression!r}")
+    for name, spec in compression.items():
+        _strategy(name, f"{where}.{name}").check(config, copy.deepcopy(spec), f"{where}.{name}")
+
+
 def apply_one(model, name: str, spec: Any, calib: Calibration | None = None, where: str = "compression") -> dict:
     """Validate, score, cut and re-derive the config for one strategy; return its removal record."""
     where = f"{where}.{name}"
@@ -60,4 +73,4 @@ def replay(model, removed: list[dict], calib: Calibration | None = None) -> None
             raise SpecError(f"replay of {record['strategy']} gave {shape_summary(model)}, record says {record['after']}")
 
 
-__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "replay"]
+__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "replay"]

@@ -15,18 +15,25 @@ NAME = "drop_layers"
 SCORES = ("block_influence", "angular_distance")
 
 
+def check(config, spec, where: str) -> list[int] | int:
+    """Validate the spec against the config alone: the layers to drop, or how many to choose by score."""
+    n = config.num_hidden_layers
+    if isinstance(spec, list):
+        return as_index_list(spec, where, n, "layer")
+    check_keys(spec, ("count", "by"), where)
+    if "count" not in spec or "by" not in spec:
+        raise SpecError(f"{where}: needs both 'count' and 'by' (one of {list(SCORES)})")
+    count = as_int(spec["count"], f"{where}.count", 1, n - 1)
+    if spec["by"] not in SCORES:
+        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for layers; choose one of {list(SCORES)}")
+    return count
+
+
 def plan(model, spec, calib, where: str) -> dict:
     n = model.config.num_hidden_layers
-    scores = {}
-    if isinstance(spec, list):
-        drop = as_index_list(spec, where, n, "layer")
-    else:
-        check_keys(spec, ("count", "by"), where)
-        if "count" not in spec or "by" not in spec:
-            raise SpecError(f"{where}: needs both 'count' and 'by' (one of {list(SCORES)})")
-        count = as_int(spec["count"], f"{where}.count", 1, n - 1)
-        if spec["by"] not in SCORES:
-            raise SpecError(f"{where}.by: unknown score '{spec['by']}' for layers; choose one of {list(SCORES)}")
+    drop, scores = check(model.config, spec, where), {}
+    if isinstance(drop, int):
+        count = drop
         ids = calib.require_ids(f"{where}.by")
         if spec["by"] == "block_influence":
             score = block_influence(model, ids)

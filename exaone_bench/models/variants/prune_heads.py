@@ -49,13 +49,21 @@ def _check(spec, n_kv, rep, where) -> tuple[list[int] | int, int]:
     return drop, per_group
 
 
+def check(config, spec, where: str) -> tuple[list[int] | int, int]:
+    """Validate the spec against the config alone: (KV groups to drop or a count, query heads per group)."""
+    n_kv = config.num_key_value_heads
+    drop, per_group = _check(spec, n_kv, config.num_attention_heads // n_kv, where)
+    new_kv = n_kv - (drop if isinstance(drop, int) else len(drop))
+    check_reloadable(config, where, num_attention_heads=new_kv * per_group, num_key_value_heads=new_kv,
+                     head_dim=head_dim(config))
+    return drop, per_group
+
+
 def plan(model, spec, calib, where: str) -> dict:
     cfg = model.config
     n_q, n_kv, n_layers = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.num_hidden_layers
     rep = n_q // n_kv
-    drop, per_group = _check(spec, n_kv, rep, where)
-    new_kv = n_kv - (drop if isinstance(drop, int) else len(drop))
-    check_reloadable(cfg, where, num_attention_heads=new_kv * per_group, num_key_value_heads=new_kv, head_dim=head_dim(cfg))
+    drop, per_group = check(cfg, spec, where)
     importance = None
     if isinstance(drop, int) or per_group < rep:
         importance = head_importance(model, calib.require_ids(where))

@@ -16,14 +16,19 @@ NAME = "reduce_hidden_dim"
 SCORES = ("hidden_channel_importance",)
 
 
+def check(config, spec, where: str) -> int:
+    """Validate the spec against the config alone; returns the kept width."""
+    check_keys(spec, ("hidden_size", "ratio", "by"), where)
+    target = target_width(spec, "hidden_size", config.hidden_size, where)
+    check_reloadable(config, where, hidden_size=target, head_dim=head_dim(config))
+    if spec.get("by", SCORES[0]) not in SCORES:
+        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for hidden channels; choose one of {list(SCORES)}")
+    return target
+
+
 def plan(model, spec, calib, where: str) -> dict:
     width = model.config.hidden_size
-    check_keys(spec, ("hidden_size", "ratio", "by"), where)
-    target = target_width(spec, "hidden_size", width, where)
-    check_reloadable(model.config, where, hidden_size=target, head_dim=head_dim(model.config))
-    by = spec.get("by", "hidden_channel_importance")
-    if by not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{by}' for hidden channels; choose one of {list(SCORES)}")
+    target, by = check(model.config, spec, where), spec.get("by", SCORES[0])
     score = hidden_channel_importance(model, calib.require_ids(where))
     keep = sorted(score.argsort(descending=True)[:target].tolist())
     return {

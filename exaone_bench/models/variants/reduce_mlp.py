@@ -14,13 +14,18 @@ NAME = "reduce_mlp"
 SCORES = ("mlp_channel_importance",)
 
 
+def check(config, spec, where: str) -> int:
+    """Validate the spec against the config alone; returns the kept width."""
+    check_keys(spec, ("intermediate_size", "ratio", "by"), where)
+    target = target_width(spec, "intermediate_size", config.intermediate_size, where)
+    if spec.get("by", SCORES[0]) not in SCORES:
+        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for MLP channels; choose one of {list(SCORES)}")
+    return target
+
+
 def plan(model, spec, calib, where: str) -> dict:
     width = model.config.intermediate_size
-    check_keys(spec, ("intermediate_size", "ratio", "by"), where)
-    target = target_width(spec, "intermediate_size", width, where)
-    by = spec.get("by", "mlp_channel_importance")
-    if by not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{by}' for MLP channels; choose one of {list(SCORES)}")
+    target, by = check(model.config, spec, where), spec.get("by", SCORES[0])
     score = mlp_channel_importance(model, calib.require_ids(where))
     keep = [sorted(row.argsort(descending=True)[:target].tolist()) for row in score]
     return {

@@ -53,13 +53,25 @@ def _with_ancestors(keep: set[int], state) -> set[int]:
     return out
 
 
-def plan(model, spec, calib, where: str) -> dict:
-    size = model.config.vocab_size
+def check(config, spec, where: str) -> None:
+    """Validate the spec against the config alone (the tokenizer's own limits are checked in plan)."""
     check_keys(spec, ("min_count", "size", "by", "keep_ids"), where)
     if len({"min_count", "size", "keep_ids"} & set(spec)) != 1:
         raise SpecError(f"{where}: give exactly one of min_count, size or keep_ids")
     if spec.get("by", "token_frequency") not in SCORES:
         raise SpecError(f"{where}.by: unknown score '{spec['by']}' for tokens; choose one of {list(SCORES)}")
+    if "min_count" in spec:
+        as_int(spec["min_count"], f"{where}.min_count", 1, 10**12)
+    elif "size" in spec:
+        as_int(spec["size"], f"{where}.size", 1, config.vocab_size - 1)
+    elif not isinstance(spec["keep_ids"], list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < config.vocab_size for i in spec["keep_ids"]):
+        raise SpecError(f"{where}.keep_ids: expected a list of token ids in [0, {config.vocab_size - 1}]")
+
+
+def plan(model, spec, calib, where: str) -> dict:
+    size = model.config.vocab_size
+    check(model.config, spec, where)
     texts, tokenizer = calib.require_texts(where)
     state = _tokenizer_json(tokenizer)
     required = required_ids(tokenizer)
@@ -71,9 +83,7 @@ def plan(model, spec, calib, where: str) -> dict:
             names = tokenizer.convert_ids_to_tokens(missing[:8])
             raise SpecError(f"{where}.keep_ids: would drop {len(missing)} special/byte token(s), e.g. {names}")
     else:
-        if "min_count" in spec:
-            as_int(spec["min_count"], f"{where}.min_count", 1, 10**12)
-        else:
+        if "size" in spec:  # the special and byte tokens always stay
             as_int(spec["size"], f"{where}.size", len(required), size - 1)
         freq = token_frequency(tokenizer, texts, size)
         scores["token_frequency"] = freq.tolist()

@@ -1,0 +1,65 @@
+"""bf16 autocast on CPU vs fp32: the baseline's accuracy, precision and fine-tune tokens/s under both.
+
+    python benchmarks/bench_bf16.py [--setup experiments/setup.yaml]
+
+Both are the suite's own baseline (the uncompressed model, every seed of the setup): the fp32
+one is usually cached by the last suite run; the bf16 one is the same setup with
+`dtype: bfloat16` (bf16 compute over fp32 master weights), so it has its own setup hash and
+cache entry. Prints mean +- sd per dtype, the bf16 - fp32 delta with its bootstrap CI over
+seeds x test items, and the throughput ratio. Each baseline's seeds are built by two processes
+side by side (one thread each), exactly as two xdist workers build them in the suite.
+"""
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from exaone_bench.spec import load_setup
+
+DTYPES = ("float32", "bfloat16")
+
+
+def build(setup_path: str, dtype: str) -> dict:
+    from exaone_bench.runner import Runner
+
+    setup = load_setup(setup_path, dtype=dtype)
+    return Runner(setup).baseline()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--setup", default="experiments/setup.yaml")
+    args = parser.parse_args()
+    results = {}
+    for dtype in DTYPES:  # two processes share each baseline's seeds, as two xdist workers do
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            results[dtype] = list(pool.map(build, [args.setup] * 2, [dtype] * 2))[0]
+
+    from exaone_bench.data import DataSpec, load_split
+    from exaone_bench.evaluate import delta_ci
+
+    setup = load_setup(args.setup)
+    labels = np.asarray(load_split(DataSpec(setup.data.source, setup.data.seed))["test"]["label"])
+    fp32, bf16 = results["float32"], results["bfloat16"]
+    print(f"baseline of {setup.model}, {setup.training.seeds} seeds x {setup.training.steps} steps, "
+          f"{setup.training.threads} thread(s) per run")
+    print(f"{'dtype':<9} {'accuracy':>15} {'precision':>15} {'eval_loss':>9} {'tokens/s':>9}  setup hash")
+    for dtype, r in results.items():
+        m = r["metrics"]
+        print(f"{dtype:<9} {m['accuracy']:.3f} +- {m['accuracy_sd']:.3f} {m['precision']:.3f} +- {m['precision_sd']:.3f} "
+              f"{m['eval_loss']:>9.3f} {r['training']['tokens_per_second']:>9.0f}  {r['setup_hash']}")
+    ci = delta_ci(labels, bf16["preds"], fp32["preds"], setup.evaluation.bootstrap, setup.evaluation.confidence)
+    for metric in ("accuracy", "precision"):
+        d = bf16["metrics"][metric] - fp32["metrics"][metric]
+        c = ci[metric]
+        verdict = "distinguishable" if c["distinguishable"] else "not distinguishable"
+        print(f"bf16 - fp32 {metric}: {d:+.3f}, {setup.evaluation.confidence:.0%} CI [{c['ci_low']:+.3f}, "
+              f"{c['ci_high']:+.3f}] -> {verdict}")
+    print(f"bf16 / fp32 fine-tune tokens/s: "
+          f"{bf16['training']['tokens_per_second'] / fp32['training']['tokens_per_second']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
