@@ -21,26 +21,31 @@ from exaone_bench.spec import load_setup
 DTYPES = ("float32", "bfloat16")
 
 
-def build(setup_path: str, dtype: str) -> dict:
+def build(setup_path: str, dtype: str, steps: int | None) -> dict:
     from exaone_bench.runner import Runner
 
     setup = load_setup(setup_path, dtype=dtype)
+    if steps:
+        setup.training.steps = steps
     return Runner(setup).baseline()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--setup", default="experiments/setup.yaml")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="a reduced fine-tune for both dtypes (bf16 autocast is ~10x slower on CPUs without bf16 units)")
     args = parser.parse_args()
     results = {}
     for dtype in DTYPES:  # two processes share each baseline's seeds, as two xdist workers do
         with ProcessPoolExecutor(max_workers=2) as pool:
-            results[dtype] = list(pool.map(build, [args.setup] * 2, [dtype] * 2))[0]
+            results[dtype] = list(pool.map(build, [args.setup] * 2, [dtype] * 2, [args.steps] * 2))[0]
 
     from exaone_bench.data import DataSpec, load_split
     from exaone_bench.evaluate import delta_ci
 
     setup = load_setup(args.setup)
+    setup.training.steps = args.steps or setup.training.steps
     labels = np.asarray(load_split(DataSpec(setup.data.source, setup.data.seed))["test"]["label"])
     fp32, bf16 = results["float32"], results["bfloat16"]
     print(f"baseline of {setup.model}, {setup.training.seeds} seeds x {setup.training.steps} steps, "

@@ -53,10 +53,14 @@ def main() -> None:
           f"accuracy {base['metrics']['accuracy']:.3f} +- {base['metrics']['accuracy_sd']:.3f}; "
           f"floors: majority {base['floors']['majority_class']['accuracy']:.3f}, "
           f"TF-IDF+LR {base['floors']['tfidf_logreg']['accuracy']:.3f}")
-    print(f"{'variant':<36} {'compress s':>10} {'fine-tune s':>11} {'total s':>8} {'tok/s':>7}  verdict")
+    print(f"{'variant':<36} {'compress s':>10} {'fine-tune s':>11} {'total s':>8} {'tok/s':>7} {'peak RSS MB':>11} "
+          f"{'RSS after MB':>12}  verdict")
     for r in doc["variants"]:
+        mem = r.get("memory", {})
         print(f"{r['name']:<36} {r['seconds']['compress']:>10.1f} {r['training']['seconds']:>11.1f} "
-              f"{r['seconds']['total']:>8.1f} {r['training']['tokens_per_second']:>7.0f}  {r['verdict']}")
+              f"{r['seconds']['total']:>8.1f} {r['training']['tokens_per_second']:>7.0f} {mem.get('peak_rss_mb', 0):>11.0f} "
+              f"{mem.get('rss_mb', 0):>12.0f}  {r['verdict']}")
+    print("(peak RSS is the worker's maximum so far: it stays flat when each variant's memory is released)")
 
 
 if __name__ == "__main__":

@@ -134,7 +134,6 @@ def latency_ms(model, vocab_size: int, batch_size: int, seq_len: int, warmup: in
 
 
 @torch.no_grad()
-@torch.no_grad()
 def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128) -> float:
     """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, padding excluded."""
     causal_lm.eval()

@@ -189,13 +189,16 @@ def render(doc: dict, out: Path) -> Path:
     """Write README.md and the PNGs into `out`; return the README path."""
     out.mkdir(parents=True, exist_ok=True)
     setup, base = doc["setup"], doc["baseline"]
-    t = setup["training"]
+    t, lat = setup["training"], setup["evaluation"]["latency"]
     images = _plots(doc, out) if doc["variants"] else []
     lines = ["# exaone-bench report", "",
              f"Model `{setup['model']}`; data `{setup['data']['source']}` (split seed {setup['data']['seed']}); "
              f"fine-tune {t['steps']} steps x batch {t['batch_size']}, lr {t['lr']}, {t['schedule']}, "
              f"recovery `{t['recovery']}`, {t['seeds']} seeds. Setup hash `{doc.get('setup_hash', '')}`; "
-             f"MLflow run `{doc.get('run_id', '')}`.", "", "## Baseline and floors", ""]
+             f"MLflow run `{doc.get('run_id', '')}`.", "",
+             f"Latency: median of {lat['repeats']} batch-{lat['batch_size']} forwards of {lat['seq_len']} tokens "
+             f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant, "
+             "one model at a time with nothing else running.", "", "## Baseline and floors", ""]
     bci = base.get("level_ci", {})
     rows = [["baseline (uncompressed, same setup)", _pm(base["metrics"], "accuracy"), _pm(base["metrics"], "precision"),
              f"[{bci['accuracy']['ci_low']:.3f}, {bci['accuracy']['ci_high']:.3f}]" if bci else "",

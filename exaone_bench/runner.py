@@ -68,7 +68,8 @@ class Runner:
     def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None) -> dict:
         """Fine-tune one classifier with `seed` on the train split and evaluate it on test.
 
-        Seed 0 also measures the cost columns (latency, size, FLOPs) of the trained classifier.
+        Seed 0 also measures the size and FLOPs of the trained classifier. Latency is not measured
+        here: another worker may be training beside it (see `latency`).
         """
         s = self.setup
         torch.set_num_threads(self.threads())
@@ -85,11 +86,8 @@ class Runner:
         if s.training.recovery == "distill" and teacher_logits is None:  # a baseline seed: it teaches
             part["train_logits"] = predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype)
         if seed == 0:
-            lat = s.evaluation.latency
-            part["cost"] = {"inference_latency_ms": latency_ms(model, causal_lm.config.vocab_size, lat.batch_size,
-                                                               lat.seq_len, lat.warmup, lat.repeats, lat.threads),
-                            "model_size_mb": model_size_mb(model),
-                            "flops_per_token": flops_per_token(model.config, lat.seq_len)}
+            part["cost"] = {"model_size_mb": model_size_mb(model),
+                            "flops_per_token": flops_per_token(model.config, s.evaluation.latency.seq_len)}
         del model
         gc.collect()
         return part
@@ -114,6 +112,33 @@ class Runner:
         return self.combine([self.fit_seed(causal_lm, tokenizer, enc, seed, teacher["train_logits"][seed] if distill else None)
                              for seed in range(self.setup.training.seeds)])
 
+    def latency(self, config: dict) -> float:
+        """Median batch-1 latency (ms) of a classifier with this architecture, under the setup's protocol.
+
+        Weights do not change the time, so the model is built from its config with random weights.
+        The session calls this after the last item, one model at a time with nothing else running:
+        measured inside a worker, latency on this 2-core machine varied up to 2x with what the
+        other worker was doing.
+        """
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+
+        config = dict(config)
+        cfg = AutoConfig.for_model(config.pop("model_type"), **config)
+        cfg.num_labels = self.num_labels
+        cfg.pad_token_id = cfg.pad_token_id if cfg.pad_token_id is not None else cfg.eos_token_id
+        device = "cuda" if self.setup.device != "cpu" and torch.cuda.is_available() else "cpu"
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_config(cfg).to(device)
+        lat = self.setup.evaluation.latency
+        ms = latency_ms(model, cfg.vocab_size, lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)
+        del model
+        gc.collect()
+        return ms
+
+    def lm_loss(self, causal_lm, tokenizer) -> float:
+        """Held-out LM loss on the first `evaluation.lm_loss_texts` validation reviews: structural damage."""
+        return lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"][: self.setup.evaluation.lm_loss_texts])
+
     def shape(self, causal_lm) -> dict:
         """The contract's shape params, from the same summary the removal records use."""
         summary = shape_summary(causal_lm)
@@ -121,7 +146,7 @@ class Runner:
 
     # -- the baseline, cached --------------------------------------------------------------
     def baseline_dir(self) -> Path:
-        return data_dir() / "cache" / "baselines" / self.setup.hash
+        return data_dir() / "cache" / "baselines" / f"merged-{self.setup.hash}"
 
     def baseline(self) -> dict:
         """The uncompressed model under this setup: trained once per setup hash, then read back.
@@ -150,13 +175,16 @@ class Runner:
     def _seed_dir(self, seed: int) -> Path:
         return self.seeds_dir() / str(seed)
 
-    def _baseline_seeds(self) -> list[dict]:
-        """Every seed part of the baseline: first each seed no other worker holds, then wait for the rest."""
+    def _baseline_seeds(self, wait: bool = True) -> list[dict]:
+        """Every seed part of the baseline: first each seed no other worker holds, then wait for the rest.
+
+        With wait=False only the first pass runs (what a worker can build without waiting).
+        """
         from filelock import FileLock, Timeout
 
         loaded, parts = {}, {}
         seeds = list(range(self.setup.training.seeds))
-        for blocking in (False, True):
+        for blocking in (False, True) if wait else (False,):
             for seed in [x for x in seeds if x not in parts]:
                 d = self._seed_dir(seed)
                 d.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +195,7 @@ class Runner:
                         parts[seed] = self._read_seed(d, seed)
                 except Timeout:  # another worker is building this seed: take the next one
                     continue
-        return [parts[seed] for seed in seeds]
+        return [parts[seed] for seed in seeds] if wait else []
 
     def _build_seed(self, d: Path, seed: int, loaded: dict) -> None:
         with open(self.seeds_dir() / "build.log", "a") as log:  # one line per seed built: never trained twice
@@ -195,12 +223,13 @@ class Runner:
         t0 = time.perf_counter()
         causal_lm, tokenizer, src = self.load_base()
         torch.set_num_threads(self.threads())
-        lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])
+        lm_loss = self.lm_loss(causal_lm, tokenizer)
         fitted = self.combine(parts)
         result = {
             "name": "baseline", "stage": "baseline", "strategy": "none", "variant_id": "baseline",
             "model": {"source": src.name, "kind": src.kind, "location": src.location},
             "setup_hash": self.setup.hash, "params": {**self.shape(causal_lm), **fitted["cost"]},
+            "config": causal_lm.config.to_dict(),
             "metrics": fitted["metrics"], "per_seed": fitted["per_seed"], "training": fitted["training"],
             "level_ci": level_ci(self.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
                                  self.setup.evaluation.confidence),
@@ -218,9 +247,15 @@ class Runner:
     def run_variant(self, experiment: Experiment, variant: Variant) -> dict:
         s = self.setup
         t0 = time.perf_counter()
-        # Only distillation needs the baseline before training; otherwise another xdist worker
-        # can build it while this one trains, and it is read back for the comparison.
-        base = self.baseline() if s.training.recovery == "distill" else None
+        # Distillation needs the baseline before training. Otherwise this worker first builds the
+        # baseline seeds no other worker holds (none, once they are all taken) and trains its
+        # variant while the others finish theirs; the baseline is read back for the comparison.
+        if s.training.recovery == "distill":
+            base = self.baseline()
+        else:
+            base = None
+            if not verify_checksums(self.baseline_dir()):
+                self._baseline_seeds(wait=False)
         torch.set_num_threads(self.threads())
         causal_lm, tokenizer, src = self.load_base()
         c = s.calibration
@@ -229,7 +264,7 @@ class Runner:
                         where=f"{Path(experiment.path).name}[{variant.id}].compression")
         tokenizer = calib.tokenizer
         t_compress = time.perf_counter() - t0
-        lm_loss = lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"])
+        lm_loss = self.lm_loss(causal_lm, tokenizer)
         fitted = self.fit_and_evaluate(causal_lm, tokenizer, teacher=base or {})
         base = base or self.baseline()
         ci = delta_ci(self.labels["test"], fitted["preds"], base["preds"], s.evaluation.bootstrap,
@@ -248,14 +283,25 @@ class Runner:
             "level_ci": level_ci(self.labels["test"], fitted["preds"], s.evaluation.bootstrap, s.evaluation.confidence),
             "lm_loss_before_recovery": lm_loss, "base_lm_loss": base["lm_loss_before_recovery"],
             "delta_params_pct": 100.0 * (params["total_parameters"] / base["params"]["total_parameters"] - 1),
-            "speedup": base["params"]["inference_latency_ms"] / params["inference_latency_ms"],
+            "config": causal_lm.config.to_dict(),
             "flop_ratio": params["flops_per_token"] / base["params"]["flops_per_token"],
             "training": fitted["training"], "setup_hash": s.hash,
             "seconds": {"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
         }
         del causal_lm
         gc.collect()
+        result["memory"] = memory_mb()
         return result
+
+
+def memory_mb() -> dict:
+    """This process's peak RSS so far and its RSS now (MB): flat across variants means nothing leaks."""
+    import resource
+
+    import psutil
+
+    return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1)}
 
 
 def judge(name: str, variant: Variant, metrics: dict, baseline: dict, ci: dict) -> tuple[str, str]:

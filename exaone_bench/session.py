@@ -28,6 +28,7 @@ class BenchSession:
     _tracker: object = None
     _tags: dict = field(default_factory=dict)
     _base_config: object = None
+    _run_ids: dict = field(default_factory=dict)
 
     def base_config(self):
         """The base model's config for checking specs at collection; None until the model is on disk."""
@@ -69,7 +70,15 @@ class BenchSession:
 
     def record(self, result: dict) -> None:
         self.results.append(result)
-        self.tracker.log_result(result, result["stage"], self._tags)
+        self._run_ids[result["name"]] = self.tracker.log_result(result, result["stage"], self._tags)
+
+    def measure_latency(self, baseline: dict) -> None:
+        """Latency of the baseline and every variant, measured now, one at a time, nothing else running."""
+        baseline["params"]["inference_latency_ms"] = self.runner.latency(baseline["config"])
+        for r in self.results:
+            r["params"]["inference_latency_ms"] = self.runner.latency(r["config"])
+            r["speedup"] = baseline["params"]["inference_latency_ms"] / r["params"]["inference_latency_ms"]
+            self.tracker.log_latency(self._run_ids[r["name"]], r)
 
     def record_failure(self, name: str, stage: str, error: str) -> None:
         self.failures.append({"name": name, "error": error})
@@ -81,6 +90,7 @@ class BenchSession:
             return None
         try:
             baseline = {k: v for k, v in self.runner.baseline().items() if k not in ("preds", "train_logits")}
+            self.measure_latency(baseline)
             self.tracker.log_result(baseline, "baseline", self._tags)
             for name, metrics in baseline["floors"].items():
                 self.tracker.log_result({"name": f"floor:{name}", "strategy": "none", "metrics": metrics}, "floor", self._tags)

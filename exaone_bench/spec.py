@@ -174,11 +174,13 @@ class EvaluationSetup:
     batch_size: int = 128
     bootstrap: int = 1000            # resamples of seeds x test items for the delta CI
     confidence: float = 0.95
+    lm_loss_texts: int = 500         # validation texts (the split's first N) for the LM loss before recovery
     latency: LatencySetup = _nested(LatencySetup)
 
     def check(self, where):
         _positive(self.batch_size, f"{where}.batch_size")
         _positive(self.bootstrap, f"{where}.bootstrap")
+        _positive(self.lm_loss_texts, f"{where}.lm_loss_texts")
         if not 0.5 < self.confidence < 1:
             raise SpecError(f"{where}.confidence: expected a value in (0.5, 1), got {self.confidence}")
 

@@ -85,6 +85,12 @@ class Tracker:
         self.client.set_terminated(rid, status="FINISHED")
         return rid
 
+    def log_latency(self, rid: str, result: dict) -> None:
+        """Latency arrives after the variant's run (measured at session end): its param, metric and metrics.json."""
+        self.client.log_param(rid, "inference_latency_ms", result["params"]["inference_latency_ms"])
+        self.client.log_metric(rid, "speedup", result["speedup"])
+        self._json_artifact(rid, "metrics.json", result)
+
     def log_failure(self, name: str, stage: str, error: str, tags: dict) -> str:
         """A variant that crashed: a FAILED child run with the error as a tag."""
         run = self.client.create_run(self.experiment_id, run_name=name, tags={

@@ -79,6 +79,7 @@ def test_pass_fail_and_readable_message(suite, data_root):
     assert last1["ci"]["accuracy"]["ci_low"] <= last1["deltas"]["accuracy"] <= last1["ci"]["accuracy"]["ci_high"]
     assert last1["lm_loss_before_recovery"] > 0 and doc["baseline"]["floors"]["tfidf_logreg"]["accuracy"] > 0.6
     assert by_name["drop_layers[impossible]"]["verdict"] == "rejected"
+    assert last1["memory"]["peak_rss_mb"] >= last1["memory"]["rss_mb"] > 0
 
 
 def test_xdist_trains_the_baseline_once_and_matches_serial(suite, data_root):

@@ -16,12 +16,12 @@ from test_suite import DROP, MICRO_SETUP, MLP
 pytest_plugins = ["pytester"]
 
 CRASH = """
-strategy: prune_heads
-hypothesis: crashes at run time on purpose (a key the strategy does not know)
+strategy: trim_vocab
+hypothesis: crashes at run time on purpose (the config allows these ids; the tokenizer needs more)
 expect: {accuracy: {min_delta: -1.0}}
 variants:
   - id: typo
-    compression: {prune_heads: {kv_head: [1]}}
+    compression: {trim_vocab: {keep_ids: [5, 6, 7]}}
 """
 
 
@@ -31,7 +31,7 @@ def logged(tmp_path_factory, micro_reference, data_root):
     root = tmp_path_factory.mktemp("suite")
     (root / "experiments").mkdir()
     for name, text in {"setup": MICRO_SETUP.format(model=micro_reference), "drop_layers": DROP,
-                       "reduce_mlp": MLP, "prune_heads": CRASH}.items():
+                       "reduce_mlp": MLP, "trim_vocab": CRASH}.items():
         (root / "experiments" / f"{name}.yaml").write_text(text)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'store.db'}"}
     out = subprocess.run([sys.executable, "-m", "pytest", "experiments", "-n", "2", "-p", "no:cacheprovider",
@@ -55,7 +55,7 @@ def test_parent_and_children_with_params_tags_and_artifacts(logged):
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     pid = parents[0].info.run_id
     children = {r.data.tags["variant_name"]: r for r in runs if r.data.tags.get("mlflow.parentRunId") == pid}
-    assert set(children) == {"baseline", "drop_layers[last1]", "drop_layers[impossible]", "prune_heads[typo]",
+    assert set(children) == {"baseline", "drop_layers[last1]", "drop_layers[impossible]", "trim_vocab[typo]",
                              "floor:majority_class", "floor:tfidf_logreg"}
     assert all(r.info.status != "RUNNING" for r in runs)
     last1 = children["drop_layers[last1]"]
@@ -78,10 +78,25 @@ def test_parent_and_children_with_params_tags_and_artifacts(logged):
     assert "setup.training.steps" in parents[0].data.params
 
 
+def test_latency_is_measured_at_session_end_and_logged(logged):
+    """Measured after the last item; the param, the speedup metric and metrics.json agree with results.json."""
+    root, _, client = logged
+    results = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    base_ms = results["baseline"]["params"]["inference_latency_ms"]
+    run = [r for r in _runs(client) if r.data.tags.get("variant_name") == "drop_layers[last1]"][0]
+    last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
+    ms = last1["params"]["inference_latency_ms"]
+    assert base_ms > 0 and ms > 0 and last1["speedup"] == pytest.approx(base_ms / ms)
+    assert float(run.data.params["inference_latency_ms"]) == pytest.approx(ms)
+    assert run.data.metrics["speedup"] == pytest.approx(last1["speedup"])
+    logged_doc = json.loads(Path(client.download_artifacts(run.info.run_id, "metrics.json")).read_text())
+    assert logged_doc["params"]["inference_latency_ms"] == ms and logged_doc["config"]["num_hidden_layers"] == 1
+
+
 def test_crashing_variant_is_a_failed_run_with_the_error(logged):
     _, _, client = logged
-    crash = [r for r in _runs(client) if r.data.tags.get("variant_name") == "prune_heads[typo]"][0]
-    assert crash.info.status == "FAILED" and "unknown key(s) ['kv_head']" in crash.data.tags["error"]
+    crash = [r for r in _runs(client) if r.data.tags.get("variant_name") == "trim_vocab[typo]"][0]
+    assert crash.info.status == "FAILED" and "keep_ids: would drop" in crash.data.tags["error"]
 
 
 def test_report_from_mlflow_equals_report_from_session(logged):
@@ -94,7 +109,7 @@ def test_report_from_mlflow_equals_report_from_session(logged):
     stamps = [p for p in (root / "again").iterdir() if p.name != "latest"]
     assert (stamps[0] / "README.md").read_text() == session_report
     for section in ("## Baseline and floors", "tfidf logreg", "## drop_layers", "Δ accuracy [95% CI]",
-                    "## Best compressed model", "accuracy_vs_parameters.png", "prune_heads[typo]` crashed"):
+                    "## Best compressed model", "accuracy_vs_parameters.png", "trim_vocab[typo]` crashed"):
         assert section in session_report, section
     results = json.loads((root / "reports" / "latest" / "results.json").read_text())
     last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
