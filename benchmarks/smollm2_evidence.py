@@ -49,7 +49,7 @@ def main() -> None:
         curve(model, tok, texts, bi, args.draws)
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.finetune:
-        finetune(model, tok, n, args.setup)
+        finetune(model, tok, args.setup)
 
 
 def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> None:
@@ -75,7 +75,7 @@ def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> None:
               f"  {sorted(order[:k])}", flush=True)
 
 
-def finetune(model, tok, n: int, setup_path: str) -> None:
+def finetune(model, tok, setup_path: str) -> None:
     """Accuracy after the setup's reduced fine-tune: baseline, 25 % layers by influence, heads, MLP."""
     from exaone_bench.runner import Runner
     from exaone_bench.spec import load_setup
@@ -91,7 +91,7 @@ def finetune(model, tok, n: int, setup_path: str) -> None:
           f"({base['training']['tokens_per_second']:.0f} tokens/s, {time.perf_counter() - t0:.0f} s); floors: "
           f"TF-IDF+LR {base['floors']['tfidf_logreg']['accuracy']:.3f}, majority {base['floors']['majority_class']['accuracy']:.3f}",
           flush=True)
-    quarter = max(1, round(n * 0.25))
+    quarter = max(1, round(model.config.num_hidden_layers * 0.25))
     for compression in ({"drop_layers": {"count": quarter, "by": "block_influence"}},
                         {"prune_heads": {"query_heads_per_group": 2}}, {"reduce_mlp": {"ratio": 0.75}}):
         t0 = time.perf_counter()

@@ -192,7 +192,8 @@ class Runner:
                     with FileLock(str(d) + ".lock", timeout=-1 if blocking else 0):
                         if not verify_checksums(d):
                             self._build_seed(d, seed, loaded)
-                        parts[seed] = self._read_seed(d, seed)
+                        # the prefetch pass (wait=False) only builds: its caller reads nothing back
+                        parts[seed] = self._read_seed(d, seed) if wait else None
                 except Timeout:  # another worker is building this seed: take the next one
                     continue
         return [parts[seed] for seed in seeds] if wait else []
