@@ -8,7 +8,11 @@ Prints, for the thread count given:
 - a plain eager transformers loop over the same model, data and steps (random batches, padding
   to the batch max, `labels=` loss): tokens/s and our speed relative to it (goal >= 1.0x).
 
-    python benchmarks/bench_train_throughput.py [--threads 2] [--steps 60]
+    python benchmarks/bench_train_throughput.py [--threads 2] [--steps 60] [--attn eager] [--compile]
+
+`--attn eager` swaps transformers' SDPA attention for the eager one and `--compile` wraps the
+classifier's forward in `torch.compile(dynamic=True)`: the two alternatives to our loop's defaults
+that were measured and rejected (see the README's Benchmarks).
 """
 from __future__ import annotations
 
@@ -60,6 +64,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--setup", default="experiments/setup.yaml")
+    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    parser.add_argument("--compile", action="store_true", help="torch.compile the forward (first call compiles)")
     args = parser.parse_args()
     setup = load_setup(args.setup)
     setup.training.steps, setup.training.threads = args.steps, args.threads
@@ -71,6 +77,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     model = classifier_from(causal, runner.num_labels, 0, pad)
+    model.set_attn_implementation(args.attn)
+    if args.compile:
+        t = time.perf_counter()
+        model.forward = torch.compile(model.forward, dynamic=True)
+        warm = train(model, data, setup.training, 1, pad)  # compiles, then runs the same steps
+        print(f"torch.compile: first run {time.perf_counter() - t:.0f} s ({warm.tokens_per_second:.0f} tokens/s with compiling)")
     order = batch_order([len(x) for x in data.ids], setup.training, 0)
     padded = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order)
     mean_len = padded / sum(len(b) for b in order)
@@ -81,7 +93,7 @@ def main() -> None:
     model = classifier_from(causal, runner.num_labels, 0, pad)
     plain_s, plain_tokens = plain_loop(model, data, args.steps, setup.training.batch_size, pad, setup.training.lr)
 
-    print(f"threads {args.threads}; exaone-tiny classifier {sum(p.numel() for p in model.parameters()):,} params; "
+    print(f"threads {args.threads}; attention {args.attn}{' compiled' if args.compile else ''}; exaone-tiny classifier {sum(p.numel() for p in model.parameters()):,} params; "
           f"{args.steps} steps x batch {setup.training.batch_size}")
     print(f"machine fp32 matmul (1024^3):  {peak / 1e9:7.1f} GFLOP/s")
     print(f"our loop:   {result.tokens_per_second:8.0f} tokens/s, {achieved / 1e9:6.1f} GFLOP/s achieved "

@@ -239,3 +239,25 @@ def pretraining_documents(spec: DataSpec = DataSpec()) -> dict[str, list[str]]:
     with open(prepare(spec) / "train.jsonl", encoding="utf-8") as f:
         train = [json.loads(line)["text"] for line in f]
     return {"train_split": train, **unlabelled_documents()}
+
+
+def token_blocks(tokenizer, texts: list[str], seq_len: int, n: int | None = None, chunk: int = 512):
+    """An EOS-joined token stream of `texts`, in their order, cut into (n, seq_len) blocks.
+
+    n=None keeps every complete block (pretraining, held-out LM loss); with n, tokenising stops
+    once n blocks are full and fewer tokens than that is an error (calibration needs exactly n).
+    """
+    import torch
+
+    eos, need, stream = tokenizer.eos_token_id, None if n is None else n * seq_len, []
+    for start in range(0, len(texts), chunk):
+        for ids in tokenizer(list(texts[start : start + chunk]), add_special_tokens=False)["input_ids"]:
+            stream.extend(ids)
+            if eos is not None:
+                stream.append(eos)
+        if need is not None and len(stream) >= need:
+            break
+    if need is not None and len(stream) < need:
+        raise ValueError(f"{n} blocks of {seq_len} tokens need {need} tokens, the texts give {len(stream)}")
+    count = len(stream) // seq_len if n is None else n
+    return torch.tensor(stream[: count * seq_len], dtype=torch.long).view(count, seq_len)

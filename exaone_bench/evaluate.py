@@ -111,26 +111,34 @@ def flops_per_token(config, seq_len: int, with_lm_head: bool = False) -> float:
 
 
 @torch.no_grad()
-def latency_ms(model, vocab_size: int, batch_size: int, seq_len: int, warmup: int, repeats: int, threads: int) -> float:
-    """Median forward latency (ms) on fixed random tokens with a fixed thread count, warm-up excluded."""
-    model.eval()
+def latency_ms(models: list, batch_size: int, seq_len: int, warmup: int, repeats: int, threads: int) -> list[float]:
+    """Median forward latency (ms) of each model on fixed random tokens, fixed threads, warm-up excluded.
+
+    The models' forwards are interleaved (one forward of each, `repeats` rounds), so that a slow
+    spell of a shared machine falls on every model alike instead of on whichever was being timed.
+    """
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        x = torch.randint(3, vocab_size, (batch_size, seq_len), generator=torch.Generator().manual_seed(0)).to(model.device)
-        for _ in range(warmup):
-            model(input_ids=x)
-        times = []
-        sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+        inputs = []
+        for model in models:
+            model.eval()
+            gen = torch.Generator().manual_seed(0)
+            inputs.append(torch.randint(3, model.config.vocab_size, (batch_size, seq_len), generator=gen).to(model.device))
+            for _ in range(warmup):
+                model(input_ids=inputs[-1])
+        times: list[list[float]] = [[] for _ in models]
         for _ in range(repeats):
-            sync()
-            t = time.perf_counter()
-            model(input_ids=x)
-            sync()
-            times.append((time.perf_counter() - t) * 1000)
+            for model, x, out in zip(models, inputs, times):
+                sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+                sync()
+                t = time.perf_counter()
+                model(input_ids=x)
+                sync()
+                out.append((time.perf_counter() - t) * 1000)
     finally:
         torch.set_num_threads(previous)
-    return float(statistics.median(times))
+    return [float(statistics.median(t)) for t in times]
 
 
 @torch.no_grad()

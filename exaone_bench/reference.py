@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .cache import atomic_dir, stable_hash, verify_checksums, write_checksums
-from .data import DataSpec, pretraining_documents, prepare
+from .data import DataSpec, pretraining_documents, prepare, token_blocks
 from .paths import models_dir
 
 SPECIAL_TOKENS = {"pad_token": "[PAD]", "bos_token": "[BOS]", "eos_token": "[EOS]", "unk_token": "[UNK]"}
@@ -122,17 +122,6 @@ def _corpus(recipe: Recipe) -> tuple[list[str], dict[str, int]]:
     return texts, sizes
 
 
-def _blocks(tokenizer, texts: list[str], seq_len: int) -> torch.Tensor:
-    """One EOS-separated token stream cut into (n, seq_len) blocks."""
-    eos = tokenizer.eos_token_id
-    stream = []
-    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
-        stream.extend(ids)
-        stream.append(eos)
-    n = len(stream) // seq_len
-    return torch.tensor(stream[: n * seq_len], dtype=torch.long).view(n, seq_len)
-
-
 def unigram_loss(train: torch.Tensor, held: torch.Tensor, vocab_size: int) -> float:
     """Cross-entropy (nats/token) of an add-one unigram model fit on `train`, scored on `held`."""
     counts = torch.bincount(train.flatten(), minlength=vocab_size).double() + 1.0
@@ -210,13 +199,13 @@ def build(recipe: Recipe, out: Path, progress: bool = True) -> dict:
     texts, sizes = _corpus(recipe)
     corpus_sha = stable_hash(texts, 64)
     tokenizer = train_tokenizer(texts, recipe.vocab_size)
-    blocks = _blocks(tokenizer, texts, recipe.seq_len)
+    blocks = token_blocks(tokenizer, texts, recipe.seq_len)
     order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(recipe.seed))
     n_held = max(1, int(len(blocks) * recipe.holdout_fraction))
     held, train = blocks[order[:n_held]], blocks[order[n_held:]]
     with open(split_dir / "validation.jsonl", encoding="utf-8") as f:
         review_texts = [json.loads(line)["text"] for line in f]
-    reviews = _blocks(tokenizer, review_texts, recipe.seq_len)
+    reviews = token_blocks(tokenizer, review_texts, recipe.seq_len)
     t_data = time.perf_counter() - t0
 
     torch.manual_seed(recipe.seed)

@@ -108,3 +108,17 @@ def test_wrong_checksum_names_the_file(monkeypatch):
     monkeypatch.setattr(data, "RT_SHA256", "0" * 64)
     with pytest.raises(data.DataError, match="rotten_tomatoes_corpus_full.csv.bz2: sha256 .* does not match"):
         data.read_rotten_tomatoes()
+
+
+def test_token_blocks_cut_one_eos_joined_stream(micro_reference):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(micro_reference)
+    texts = ["a fine film", "dull", "the cast is superb and the plot moves"] * 40
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    stream = [i for x in ids for i in x + [tok.eos_token_id]]
+    blocks = data.token_blocks(tok, texts, seq_len=16, chunk=7)  # chunks cut inside the stream
+    assert blocks.shape == (len(stream) // 16, 16) and blocks.flatten().tolist() == stream[: blocks.numel()]
+    assert data.token_blocks(tok, texts, seq_len=16, n=3).flatten().tolist() == stream[:48]
+    with pytest.raises(ValueError, match=f"need 1600 tokens, the texts give {len(stream)}"):
+        data.token_blocks(tok, texts, seq_len=16, n=100)

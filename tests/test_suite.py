@@ -221,3 +221,24 @@ def test_distill_recovery_uses_the_baseline_teacher(tmp_path, micro_reference):
         results[mode] = Runner(setup).run_variant(experiment, experiment.variants[0])
     assert results["distill"]["training"]["loss_curves"] != results["finetune"]["training"]["loss_curves"]
     assert results["distill"]["per_seed"][0]["accuracy"] > 0.3
+
+
+def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_path, micro_reference, monkeypatch):
+    """Identical architectures are timed once; models share an interleaved run while they fit the budget."""
+    from transformers import AutoConfig
+
+    from exaone_bench import runner as runner_mod
+    from exaone_bench.runner import Runner
+    from exaone_bench.spec import load_setup
+
+    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference))
+    runner = Runner(load_setup(tmp_path / "setup.yaml"))
+    base = AutoConfig.from_pretrained(micro_reference).to_dict()
+    small = {**base, "num_hidden_layers": 1, "layer_types": base["layer_types"][:1]}
+    timed, real = [], runner_mod.latency_ms
+    monkeypatch.setattr(runner_mod, "latency_ms", lambda models, *args: timed.append(len(models)) or real(models, *args))
+    ms = runner.latencies([base, small, base])
+    assert timed == [2] and len(ms) == 3 and ms[0] == ms[2] and min(ms) > 0
+    monkeypatch.setattr(runner_mod, "LATENCY_MEMORY_BYTES", 1)  # nothing fits beside another: one at a time
+    timed.clear()
+    assert len(runner.latencies([base, small])) == 2 and timed == [1, 1]

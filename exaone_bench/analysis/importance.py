@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from ..data import token_blocks
 from ..models.architecture import backbone, decoder_layers, head_dim
 
 
@@ -138,14 +139,4 @@ SCORES: dict[str, tuple[str, Callable]] = {
 def calibration_batch(tokenizer, texts: list[str], n: int, seq_len: int = 64, seed: int = 0) -> torch.Tensor:
     """(n, seq_len) token blocks cut from an EOS-joined stream of `texts` shuffled by `seed`."""
     order = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed)).tolist()
-    stream: list[int] = []
-    eos = tokenizer.eos_token_id
-    for i in order:
-        stream.extend(tokenizer(texts[i], add_special_tokens=False)["input_ids"])
-        if eos is not None:
-            stream.append(eos)
-        if len(stream) >= n * seq_len:
-            break
-    if len(stream) < n * seq_len:
-        raise ValueError(f"calibration needs {n * seq_len} tokens, the texts give {len(stream)}")
-    return torch.tensor(stream[: n * seq_len]).view(n, seq_len)
+    return token_blocks(tokenizer, [texts[i] for i in order], seq_len, n)
