@@ -67,6 +67,15 @@ def _strategy_table(rows: list[dict], base: dict) -> str:
     return tabulate(table, headers=headers, tablefmt="github")
 
 
+def _annotate(ax, pts: list[tuple[float, float, str]]) -> None:
+    """Label each point; variants at the same point (e.g. the same layers removed) share one label."""
+    at: dict[tuple[float, float], list[str]] = {}
+    for x, y, name in pts:
+        at.setdefault((x, y), []).append(name)
+    for (x, y), names in at.items():
+        ax.annotate(" = ".join(names), (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+
+
 def _plots(doc: dict, out: Path) -> list[str]:
     import matplotlib
 
@@ -92,18 +101,16 @@ def _plots(doc: dict, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], c="tab:blue", s=18)
     ax.plot([p[0] for p in front], [p[1] for p in front], "r--o", ms=5, label="Pareto front")
-    for x, y, n in pts:
-        ax.annotate(n, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    _annotate(ax, pts)
     ax.axhline(base["floors"]["tfidf_logreg"]["accuracy"], color="gray", ls=":", label="TF-IDF + LR floor")
     ax.set(xlabel="total parameters", ylabel="test accuracy (mean over seeds)", title="accuracy vs parameters")
     ax.legend(fontsize=7)
     save(fig, "accuracy_vs_parameters.png")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in variants:
-        ax.scatter(r["params"]["inference_latency_ms"], r["metrics"]["accuracy"], s=18, c="tab:blue")
-        ax.annotate(r["name"], (r["params"]["inference_latency_ms"], r["metrics"]["accuracy"]), fontsize=6,
-                    xytext=(3, 2), textcoords="offset points")
+    pts = [(r["params"]["inference_latency_ms"], r["metrics"]["accuracy"], r["name"]) for r in variants]
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, c="tab:blue")
+    _annotate(ax, pts)
     ax.scatter(base["params"]["inference_latency_ms"], base["metrics"]["accuracy"], c="k", marker="*", s=80, label="baseline")
     ax.set(xlabel="inference latency ms (median, batch 1)", ylabel="test accuracy", title="accuracy vs latency")
     ax.legend(fontsize=7)
@@ -197,8 +204,9 @@ def render(doc: dict, out: Path) -> Path:
              f"recovery `{t['recovery']}`, {t['seeds']} seeds. Setup hash `{doc.get('setup_hash', '')}`; "
              f"MLflow run `{doc.get('run_id', '')}`.", "",
              f"Latency: median of {lat['repeats']} batch-{lat['batch_size']} forwards of {lat['seq_len']} tokens "
-             f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant, "
-             "one model at a time with nothing else running.", "", "## Baseline and floors", ""]
+             f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant "
+             "with nothing else running, the models' forwards interleaved so that a slow spell of the machine "
+             "falls on all of them alike.", "", "## Baseline and floors", ""]
     bci = base.get("level_ci", {})
     rows = [["baseline (uncompressed, same setup)", _pm(base["metrics"], "accuracy"), _pm(base["metrics"], "precision"),
              f"[{bci['accuracy']['ci_low']:.3f}, {bci['accuracy']['ci_high']:.3f}]" if bci else "",

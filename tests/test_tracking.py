@@ -158,3 +158,17 @@ def test_report_says_when_nothing_qualifies(logged, tmp_path):
     doc["setup"]["selection"]["constraints"] = {"accuracy": {"min_delta": 0.5}}
     text = render(copy.deepcopy(doc), tmp_path).read_text()
     assert "No variant qualifies: none of the 1 variants kept accuracy >= baseline +0.500." in text
+
+
+def test_variants_at_the_same_point_share_one_plot_label():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from exaone_bench.report import _annotate
+
+    fig, ax = plt.subplots()
+    _annotate(ax, [(10.0, 0.675, "drop_layers[last2]"), (10.0, 0.675, "drop_layers[lowest-influence-2]"), (9.0, 0.68, "x")])
+    assert sorted(t.get_text() for t in ax.texts) == ["drop_layers[last2] = drop_layers[lowest-influence-2]", "x"]
+    plt.close(fig)
