@@ -48,7 +48,7 @@ def main() -> None:
     print(f"suite wall {wall:.0f} s with -n {args.n}{' --quick' if args.quick else ''} "
           f"(seeds {doc['setup']['training']['seeds']}, steps {doc['setup']['training']['steps']}); "
           f"machine: 1-thread fp32 matmul {before:.0f} GFLOP/s before, {after:.0f} after")
-    print(f"baseline: {base['seconds']} s to build (0 if it was cached before this run), "
+    print(f"baseline: {base['seconds']} worker-seconds when it was built (a cached baseline is read back, not rebuilt), "
           f"fine-tune {base['training']['tokens_per_second']:.0f} tokens/s per worker; "
           f"accuracy {base['metrics']['accuracy']:.3f} +- {base['metrics']['accuracy_sd']:.3f}; "
           f"floors: majority {base['floors']['majority_class']['accuracy']:.3f}, "
