@@ -128,9 +128,9 @@ def latency_ms(models: list, batch_size: int, seq_len: int, warmup: int, repeats
             for _ in range(warmup):
                 model(input_ids=inputs[-1])
         times: list[list[float]] = [[] for _ in models]
+        sync = torch.cuda.synchronize if any(x.is_cuda for x in inputs) else (lambda: None)
         for _ in range(repeats):
             for model, x, out in zip(models, inputs, times):
-                sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
                 sync()
                 t = time.perf_counter()
                 model(input_ids=x)

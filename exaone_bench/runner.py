@@ -125,12 +125,11 @@ class Runner:
         machine, two identical architectures measured 10.7 and 14.6 ms in the same session.
         """
         keys = [json.dumps(c, sort_keys=True) for c in configs]
-        distinct = list(dict.fromkeys(keys))
+        distinct = dict(zip(keys, configs))  # one config per architecture
         lat, ms = self.setup.evaluation.latency, {}
-        for group in self._latency_groups([json.loads(k) for k in distinct]):
-            models = [self._random_classifier(c) for c in group]
-            times = latency_ms(models, lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)
-            ms.update(zip((json.dumps(c, sort_keys=True) for c in group), times))
+        for group in self._latency_groups(distinct):
+            models = [self._random_classifier(distinct[k]) for k in group]
+            ms.update(zip(group, latency_ms(models, lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)))
             del models
             gc.collect()
         return [ms[k] for k in keys]
@@ -148,15 +147,15 @@ class Runner:
         with torch.device(device):
             return AutoModelForSequenceClassification.from_config(cfg)
 
-    def _latency_groups(self, configs: list[dict]) -> list[list[dict]]:
-        """Consecutive configs whose fp32 weights together fit in LATENCY_MEMORY_BYTES (one at least)."""
+    def _latency_groups(self, configs: dict[str, dict]) -> list[list[str]]:
+        """Keys of consecutive configs whose fp32 weights together fit in LATENCY_MEMORY_BYTES (one at least)."""
         groups, size = [], LATENCY_MEMORY_BYTES
-        for c in configs:
+        for key, c in configs.items():
             nbytes = 4 * sum(p.numel() for p in self._random_classifier(c, device="meta").parameters())
             if size + nbytes > LATENCY_MEMORY_BYTES:
                 groups.append([])
                 size = 0
-            groups[-1].append(c)
+            groups[-1].append(key)
             size += nbytes
         return groups
 
