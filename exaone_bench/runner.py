@@ -46,6 +46,7 @@ class Runner:
         self.labels = {name: np.asarray(split[name]["label"]) for name in split}
         self.num_labels = split["train"].features["label"].num_classes
         self.label_names = split["train"].features["label"].names
+        self._baseline: dict | None = None  # read back (and checksummed) once per process
 
     # -- building blocks -----------------------------------------------------------------
     def device(self) -> str:
@@ -180,6 +181,8 @@ class Runner:
         """
         from filelock import FileLock
 
+        if self._baseline is not None:
+            return self._baseline
         out = self.baseline_dir()
         out.parent.mkdir(parents=True, exist_ok=True)
         if not verify_checksums(out):  # absent, interrupted or corrupt: (re)build
@@ -190,6 +193,7 @@ class Runner:
         result = json.loads((out / "result.json").read_text())
         arrays = np.load(out / "arrays.npz")
         result["preds"], result["train_logits"] = arrays["preds"], arrays["train_logits"]
+        self._baseline = result
         return result
 
     def seeds_dir(self) -> Path:
@@ -279,7 +283,7 @@ class Runner:
             base = self.baseline()
         else:
             base = None
-            if not verify_checksums(self.baseline_dir()):
+            if self._baseline is None and not verify_checksums(self.baseline_dir()):
                 self._baseline_seeds(wait=False)
         torch.set_num_threads(self.threads())
         t_load = time.perf_counter()  # the compress time excludes the baseline seeds built above

@@ -1,6 +1,7 @@
 """The state of one pytest run: the resolved setup, the runner, results, MLflow and the report."""
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,8 @@ class BenchSession:
         if self._tracker is None:
             return None
         try:
-            baseline = {k: v for k, v in self.runner.baseline().items() if k not in ("preds", "train_logits")}
+            # a copy: latency is written into it, and the runner keeps its own baseline in memory
+            baseline = copy.deepcopy({k: v for k, v in self.runner.baseline().items() if k not in ("preds", "train_logits")})
             self.measure_latency(baseline)
             self.tracker.log_result(baseline, "baseline", self._tags)
             for name, metrics in baseline["floors"].items():

@@ -94,6 +94,23 @@ def test_resolve_kinds_and_errors(tmp_path, data_root):
         resolve(str(tmp_path / "weights.bin"))
 
 
+def test_exaone_tiny_config_is_known_before_it_is_built(tmp_path, monkeypatch):
+    """A fresh clone checks experiment specs at collection: no reference build, no weights."""
+    from exaone_bench.models.base import cached_config
+    from exaone_bench.models.variants import check
+    from exaone_bench.spec import SpecError
+
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
+    config = cached_config("exaone-tiny")
+    assert not (tmp_path / "models").exists()
+    d = reference.DEFAULT
+    assert (config.num_hidden_layers, config.hidden_size, config.num_key_value_heads, config.vocab_size) == (
+        d.num_hidden_layers, d.hidden_size, d.num_key_value_heads, d.vocab_size)
+    with pytest.raises(SpecError, match=r"\[last2\]\.compression\.drop_layers: 9 is out of range \[0, 7\]"):
+        check(config, {"drop_layers": [6, 9]}, where="drop_layers.yaml[last2].compression")
+    assert cached_config("not-a-source") is None
+
+
 def test_offline_hub_id_gives_a_clear_error():
     with pytest.raises(SourceError, match="(?s)cannot fetch 'LGAI-EXAONE/EXAONE-4.0-1.2B'.*pass the local directory"):
         load_model("LGAI-EXAONE/EXAONE-4.0-1.2B")

@@ -125,6 +125,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     log = runner.seeds_dir() / "build.log"
     first = runner.baseline()
     assert len(log.read_text().splitlines()) == 2
+    assert runner.baseline() is first  # read back and checksummed once per process
 
     quick = load_setup(tmp_path / "setup.yaml")
     quick.training.seeds = 1  # what --quick does: its one seed is the full run's seed 0
@@ -132,7 +133,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     assert len(log.read_text().splitlines()) == 2
 
     (runner.baseline_dir() / "arrays.npz").write_bytes(b"not an npz")
-    second = runner.baseline()
+    second = Runner(runner.setup).baseline()  # the next run (process) checks the cache
     assert len(log.read_text().splitlines()) == 2  # nothing retrained
     assert second["per_seed"] == first["per_seed"] and np.array_equal(second["preds"], first["preds"])
 
@@ -142,7 +143,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
         byte = f.read(1)
         f.seek(100)
         f.write(bytes([byte[0] ^ 0xFF]))
-    third = runner.baseline()
+    third = Runner(runner.setup).baseline()
     lines = log.read_text().splitlines()
     assert len(lines) == 3 and lines[-1].endswith("seed 1")
     assert third["per_seed"] == first["per_seed"] and np.array_equal(third["preds"], first["preds"])

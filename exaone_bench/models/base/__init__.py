@@ -56,9 +56,18 @@ def resolve(source: str | Path, build: bool = True) -> Source:
 
 
 def cached_config(source: str | Path, trust_remote_code: bool = False):
-    """The source's config if it is on disk already (nothing is built or downloaded), else None."""
+    """The source's config if it is on disk already (nothing is built or downloaded), else None.
+
+    exaone-tiny's architecture is fixed by its recipe, so its config is known before it is built:
+    a fresh clone checks experiment files at collection, not after a 5-minute reference build.
+    """
     from transformers import AutoConfig
 
+    if str(source) == "exaone-tiny":
+        from ...reference import DEFAULT, model_config, reference_dir
+
+        if not (reference_dir(DEFAULT) / "config.json").is_file():
+            return model_config(DEFAULT)
     try:
         src = resolve(source, build=False)
         if src.kind != "hub" and not (Path(src.location) / "config.json").is_file():
