@@ -63,14 +63,13 @@ def cached_config(source: str | Path, trust_remote_code: bool = False):
     """
     from transformers import AutoConfig
 
-    if str(source) == "exaone-tiny":
-        from ...reference import DEFAULT, model_config, reference_dir
-
-        if not (reference_dir(DEFAULT) / "config.json").is_file():
-            return model_config(DEFAULT)
     try:
         src = resolve(source, build=False)
         if src.kind != "hub" and not (Path(src.location) / "config.json").is_file():
+            if src.name == "exaone-tiny":
+                from ...reference import DEFAULT, model_config
+
+                return model_config(DEFAULT)
             return None
         return AutoConfig.from_pretrained(src.location, local_files_only=True, trust_remote_code=trust_remote_code)
     except (SourceError, OSError, ValueError):
