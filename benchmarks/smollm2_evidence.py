@@ -97,7 +97,7 @@ def finetune(model, tok, setup_path: str) -> None:
         t0 = time.perf_counter()
         variant = copy.deepcopy(model)
         removed = apply(variant, compression, calibration_for(tok, 32))
-        m = runner.fit_and_evaluate(variant, tok, teacher={})["metrics"]
+        m = runner.fit_and_evaluate(variant, tok)["metrics"]
         del variant
         before, after = removed[0]["before"]["parameters"], removed[0]["after"]["parameters"]
         print(f"{list(compression)[0]:<12} {compression}: params {before:,} -> {after:,} ({after / before - 1:+.1%}); "

@@ -144,16 +144,16 @@ def latency_ms(models: list, batch_size: int, seq_len: int, warmup: int, repeats
 @torch.no_grad()
 def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128) -> float:
     """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, padding excluded."""
+    from .train import Encoded
+
     causal_lm.eval()
     ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
-    ids = sorted((x for x in ids if len(x) > 1), key=len)  # length-sorted batches: little padding
+    ids = [x for x in ids if len(x) > 1]
+    data = Encoded(ids, np.zeros(len(ids), dtype=np.int64))
+    order = np.argsort([len(x) for x in data.ids], kind="stable")  # length-sorted batches: little padding
     total, count = 0.0, 0
-    for i in range(0, len(ids), batch_size):
-        rows = ids[i : i + batch_size]
-        x = torch.zeros((len(rows), len(rows[-1])), dtype=torch.long)
-        mask = torch.zeros_like(x)
-        for r, row in enumerate(rows):
-            x[r, : len(row)], mask[r, : len(row)] = torch.as_tensor(row), 1
+    for i in range(0, len(order), batch_size):
+        x, mask, _ = data.batch(order[i : i + batch_size], pad_id=0)
         x, mask = x.to(causal_lm.device), mask.to(causal_lm.device)
         logits = causal_lm(input_ids=x, attention_mask=mask).logits[:, :-1].float()
         target = x[:, 1:].masked_fill(mask[:, 1:] == 0, -100)

@@ -19,6 +19,7 @@ session_key = pytest.StashKey[BenchSession]()
 RESULT = "exaone_bench_result"
 VARIANT = "exaone_bench_variant"
 STAGE = "exaone_bench_stage"
+RUN_ID = "exaone_bench_run_id"
 
 
 def pytest_addoption(parser):
@@ -56,10 +57,30 @@ def pytest_configure(config):
         raise pytest.UsageError(str(e)) from e
     if config.getoption("--quick"):
         setup.training.seeds = 1
-    bench = BenchSession(setup, Path(config.rootpath), hasattr(config, "workerinput"),
-                         config.getoption("--bench-progress"))
+    worker = getattr(config, "workerinput", None)
+    bench = BenchSession(setup, Path(config.rootpath), worker is not None, config.getoption("--bench-progress"))
+    if worker is not None:
+        bench.run_id = worker.get(RUN_ID, bench.run_id)  # absent: the worker shares nothing
     config.stash[session_key] = bench
     config.pluginmanager.register(ResultHooks(bench), "exaone-bench-results")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist, at the controller: every worker gets the controller's run id (their shared scratch)."""
+    if session_key in node.config.stash:
+        node.workerinput[RUN_ID] = node.config.stash[session_key].run_id
+
+
+def pytest_collection_modifyitems(config, items):
+    """Variants run longest first by their last durations; other items keep their places."""
+    if session_key not in config.stash:
+        return
+    from .schedule import longest_first, read_durations
+
+    slots = [i for i, item in enumerate(items) if isinstance(item, VariantItem)]
+    for i, item in zip(slots, longest_first([items[i] for i in slots], read_durations())):
+        items[i] = item
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -131,6 +152,8 @@ class ResultHooks:
         props = dict(report.user_properties)
         if VARIANT not in props:
             return
+        if report.when == "call":
+            self.bench.durations[report.nodeid] = report.duration
         if RESULT in props and report.when == "call":
             self.bench.record(json.loads(props[RESULT]))
         elif report.failed and RESULT not in props:
@@ -138,7 +161,10 @@ class ResultHooks:
 
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.bench.is_worker:
-            self.readme = self.bench.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+            try:
+                self.readme = self.bench.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+            finally:
+                self.bench.close()
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.readme is not None:

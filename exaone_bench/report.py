@@ -52,6 +52,23 @@ def selection(doc: dict) -> tuple[dict | None, list[dict]]:
     return (qualified[0] if qualified else None), qualified
 
 
+def identical_models(variants: list[dict]) -> list[str]:
+    """One line per group of variants that built the very same model (trained once, numbers shared)."""
+    groups: dict[str, list[dict]] = {}
+    for r in variants:
+        if r.get("model_fingerprint"):
+            groups.setdefault(r["model_fingerprint"], []).append(r)
+    lines = []
+    for fingerprint, rows in groups.items():
+        if len(rows) > 1:
+            names = ", ".join(f"`{r['name']}`" for r in rows)
+            trained_by = ", ".join(f"`{b}`" for b in sorted({b for r in rows for b in r["training"].get("built_by", []) if b}))
+            lines.append(f"- {names} removed {removed_text(rows[0]) or 'the same parts'} and built the same model "
+                         f"(weights, config and vocabulary; fingerprint `{fingerprint}`): its seeds were trained once, "
+                         f"by {trained_by}, and every number in their rows is shared.")
+    return lines
+
+
 def _strategy_table(rows: list[dict], base: dict) -> str:
     table = []
     for r in rows:
@@ -228,6 +245,10 @@ def render(doc: dict, out: Path) -> Path:
             lines += [f"Motivation: {rows[0]['motivation']}", ""]
         lines += [_strategy_table(rows, base), ""]
         lines += [f"- {r['message']}" for r in rows] + [""]
+    same = identical_models(doc["variants"])
+    if same:
+        lines += ["## Identical models", "", "These variants removed exactly the same parts (for example, a score "
+                  "chose the layers another variant names), so each group is one model, trained once.", ""] + same + [""]
     for failed in doc.get("failed", []):
         lines += [f"- `{failed['name']}` crashed: `{failed['error'].strip().splitlines()[-1] if failed['error'] else ''}`"]
     if images:

@@ -1,12 +1,15 @@
 """Run of one model under the fixed setup: compress, measure damage, fine-tune per seed, evaluate.
 
 The baseline (the uncompressed model under the same setup) is computed once per setup hash,
-cached on disk with checksums, and shared by pytest-xdist workers through a file lock.
+cached on disk with checksums, and shared by pytest-xdist workers through a file lock. Within one
+run, two variants that build the very same model (same weights, config and vocabulary) share its
+seeds the same way: it is trained once.
 """
 from __future__ import annotations
 
 import copy
 import gc
+import hashlib
 import json
 import os
 import time
@@ -38,8 +41,9 @@ LATENCY_MEMORY_BYTES = 2 * 2**30  # models held at once while their latencies ar
 class Runner:
     """Holds the fixed split and the setup; builds, trains and evaluates one model at a time."""
 
-    def __init__(self, setup: Setup, progress: bool = False):
-        self.setup, self.progress = setup, progress
+    def __init__(self, setup: Setup, progress: bool = False, run_dir: Path | None = None):
+        # run_dir: this run's scratch space shared by its workers (None: variants share nothing)
+        self.setup, self.progress, self.run_dir = setup, progress, run_dir
         self.data_spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
         split = load_split(self.data_spec)
         self.texts = {name: list(split[name]["text"]) for name in split}
@@ -104,17 +108,32 @@ class Runner:
                "preds": np.stack([p["preds"] for p in parts]), "cost": parts[0]["cost"],
                "training": {"seconds": round(sum(p["seconds"] for p in parts), 2),
                             "tokens_per_second": round(float(np.mean([p["tokens_per_second"] for p in parts])), 1),
-                            "loss_curves": [p["curve"] for p in parts]}}
+                            "loss_curves": [p["curve"] for p in parts],
+                            "built_by": [p.get("built_by") for p in parts]}}
         if all("train_logits" in p for p in parts):
             out["train_logits"] = np.stack([p["train_logits"] for p in parts])
         return out
 
-    def fit_and_evaluate(self, causal_lm, tokenizer, teacher: dict | None = None) -> dict:
-        """Fine-tune one classifier per seed on the train split; evaluate on test. Teacher: baseline logits."""
+    def fit_and_evaluate(self, causal_lm, tokenizer, base: dict | None = None, name: str = "",
+                         fingerprint: str | None = None) -> dict:
+        """Fine-tune one classifier per seed on the train split and evaluate it on test (`combine`d).
+
+        `base`: the baseline, whose logits teach under `recovery: distill`. With a run dir and the
+        model's `fingerprint`, a model another variant of this run built is not trained again; each
+        seed part names the variant that trained it (`built_by`).
+        """
         enc = self.encoded(tokenizer)
-        distill = teacher is not None and self.setup.training.recovery == "distill"
-        return self.combine([self.fit_seed(causal_lm, tokenizer, enc, seed, teacher["train_logits"][seed] if distill else None)
-                             for seed in range(self.setup.training.seeds)])
+        teacher = base["train_logits"] if base is not None and self.setup.training.recovery == "distill" else None
+
+        def fit(seed: int) -> dict:
+            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed])
+            return {**part, "built_by": name}
+
+        seeds = list(range(self.setup.training.seeds))
+        if self.run_dir is None or fingerprint is None:
+            return self.combine([fit(seed) for seed in seeds])
+        return self.combine(shared_seeds(self.run_dir / f"model-{fingerprint}", seeds,
+                                         lambda d, seed: write_part(d, fit(seed))))
 
     def latencies(self, configs: list[dict]) -> list[float]:
         """Median batch-1 latency (ms) of a classifier of each architecture, under the setup's protocol.
@@ -204,27 +223,10 @@ class Runner:
         return self.seeds_dir() / str(seed)
 
     def _baseline_seeds(self, wait: bool = True) -> list[dict]:
-        """Every seed part of the baseline: first each seed no other worker holds, then wait for the rest.
-
-        With wait=False only the first pass runs (what a worker can build without waiting).
-        """
-        from filelock import FileLock, Timeout
-
-        loaded, parts = {}, {}
-        seeds = list(range(self.setup.training.seeds))
-        for blocking in (False, True) if wait else (False,):
-            for seed in [x for x in seeds if x not in parts]:
-                d = self._seed_dir(seed)
-                d.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    with FileLock(str(d) + ".lock", timeout=-1 if blocking else 0):
-                        if not verify_checksums(d):
-                            self._build_seed(d, seed, loaded)
-                        # the prefetch pass (wait=False) only builds: its caller reads nothing back
-                        parts[seed] = self._read_seed(d, seed) if wait else None
-                except Timeout:  # another worker is building this seed: take the next one
-                    continue
-        return [parts[seed] for seed in seeds] if wait else []
+        """Every seed part of the baseline, built side by side by the workers that need it."""
+        loaded: dict = {}
+        return shared_seeds(self.seeds_dir(), list(range(self.setup.training.seeds)),
+                            lambda d, seed: self._build_seed(d, seed, loaded), wait)
 
     def _build_seed(self, d: Path, seed: int, loaded: dict) -> None:
         with open(self.seeds_dir() / "build.log", "a") as log:  # one line per seed built: never trained twice
@@ -235,18 +237,8 @@ class Runner:
             causal_lm, tokenizer, _ = self.load_base()
             loaded.update(causal_lm=causal_lm, tokenizer=tokenizer, enc=self.encoded(tokenizer))
         part = self.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed)
-        arrays = {k: part.pop(k) for k in ("preds", "train_logits") if k in part}
         part["build_seconds"] = round(time.perf_counter() - t0, 1)
-        with atomic_dir(d) as tmp:
-            (tmp / "part.json").write_text(json.dumps(part, indent=2) + "\n")
-            np.savez(tmp / "arrays.npz", **arrays)
-            write_checksums(tmp, ["part.json", "arrays.npz"])
-
-    @staticmethod
-    def _read_seed(d: Path, seed: int) -> dict:
-        part = json.loads((d / "part.json").read_text())
-        arrays = np.load(d / "arrays.npz")
-        return {**part, **{k: arrays[k] for k in arrays.files}}
+        write_part(d, part)
 
     def _merge_baseline(self, out: Path, parts: list[dict]) -> None:
         t0 = time.perf_counter()
@@ -274,7 +266,7 @@ class Runner:
 
     # -- one variant -------------------------------------------------------------------------
     def run_variant(self, experiment: Experiment, variant: Variant) -> dict:
-        s = self.setup
+        s, name = self.setup, f"{experiment.name}[{variant.id}]"
         t0 = time.perf_counter()
         # Distillation needs the baseline before training. Otherwise this worker first builds the
         # baseline seeds no other worker holds (none, once they are all taken) and trains its
@@ -295,15 +287,16 @@ class Runner:
         tokenizer = calib.tokenizer
         t_compress = time.perf_counter() - t_load
         lm_loss = self.lm_loss(causal_lm, tokenizer)
-        fitted = self.fit_and_evaluate(causal_lm, tokenizer, teacher=base or {})
+        fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
+        fitted = self.fit_and_evaluate(causal_lm, tokenizer, base, name, fingerprint)
         base = base or self.baseline()
         ci = delta_ci(self.labels["test"], fitted["preds"], base["preds"], s.evaluation.bootstrap,
                       s.evaluation.confidence)
         deltas = {m: fitted["metrics"][m] - base["metrics"][m] for m in ("accuracy", "precision", "recall", "f1", "eval_loss")}
-        verdict, message = judge(f"{experiment.name}[{variant.id}]", variant, fitted["metrics"], base["metrics"], ci)
+        verdict, message = judge(name, variant, fitted["metrics"], base["metrics"], ci)
         params = {**self.shape(causal_lm), **fitted["cost"]}
         result = {
-            "name": f"{experiment.name}[{variant.id}]", "experiment": experiment.name, "variant_id": variant.id,
+            "name": name, "experiment": experiment.name, "variant_id": variant.id,
             "strategy": experiment.strategy, "stage": experiment.stage, "hypothesis": experiment.hypothesis,
             "motivation": experiment.motivation, "description": variant.description,
             "compression": variant.compression, "removed": removed,
@@ -315,13 +308,63 @@ class Runner:
             "delta_params_pct": 100.0 * (params["total_parameters"] / base["params"]["total_parameters"] - 1),
             "config": causal_lm.config.to_dict(),
             "flop_ratio": params["flops_per_token"] / base["params"]["flops_per_token"],
-            "training": fitted["training"], "setup_hash": s.hash,
+            "training": fitted["training"], "setup_hash": s.hash, "model_fingerprint": fingerprint,
             "seconds": {"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
         }
         del causal_lm
         gc.collect()
         result["memory"] = memory_mb()
         return result
+
+def shared_seeds(root: Path, seeds: list[int], build, wait: bool = True) -> list[dict]:
+    """The seed parts under `root/<seed>/`, each built once by whichever process gets to it first.
+
+    First pass: build every seed no other process holds (a held lock is skipped, not waited on),
+    so two workers that need the same model train different seeds side by side. Second pass: wait
+    for the rest. `build(dir, seed)` writes one part; an absent or corrupt part is (re)built.
+    With wait=False only the first pass runs and nothing is read back.
+    """
+    from filelock import FileLock, Timeout
+
+    parts: dict[int, dict | None] = {}
+    for blocking in (False, True) if wait else (False,):
+        for seed in [x for x in seeds if x not in parts]:
+            d = root / str(seed)
+            d.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with FileLock(str(d) + ".lock", timeout=-1 if blocking else 0):
+                    if not verify_checksums(d):
+                        build(d, seed)
+                    parts[seed] = read_part(d) if wait else None
+            except Timeout:  # another process is building this seed: take the next one
+                continue
+    return [parts[seed] for seed in seeds] if wait else []
+
+
+def write_part(d: Path, part: dict) -> None:
+    """One seed's result, atomically: JSON fields, numpy arrays (predictions, logits), checksums."""
+    part = dict(part)
+    arrays = {k: part.pop(k) for k in ("preds", "train_logits") if k in part}
+    with atomic_dir(d) as tmp:
+        (tmp / "part.json").write_text(json.dumps(part, indent=2) + "\n")
+        np.savez(tmp / "arrays.npz", **arrays)
+        write_checksums(tmp, ["part.json", "arrays.npz"])
+
+
+def read_part(d: Path) -> dict:
+    part = json.loads((d / "part.json").read_text())
+    arrays = np.load(d / "arrays.npz")
+    return {**part, **{k: arrays[k] for k in arrays.files}}
+
+
+def model_fingerprint(causal_lm, tokenizer, *context) -> str:
+    """sha256 of a model's config, vocabulary and weights, plus `context`: equal only for the same model."""
+    h = hashlib.sha256(json.dumps([causal_lm.config.to_dict(), tokenizer.get_vocab(), context],
+                                  sort_keys=True, default=str).encode())
+    for name, tensor in causal_lm.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def memory_mb() -> dict:

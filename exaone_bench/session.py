@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .paths import data_dir
 from .spec import Setup
+
+STALE_RUN_SECONDS = 24 * 3600  # scratch of a run killed before its end is removed by a later run
 
 
 @dataclass
@@ -22,8 +27,10 @@ class BenchSession:
     rootdir: Path
     is_worker: bool = False
     progress: bool = False
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # the controller's, on every worker
     results: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
+    durations: dict = field(default_factory=dict)  # node id -> seconds of its call, this run
     started: float = field(default_factory=time.time)
     _runner: object = None
     _tracker: object = None
@@ -44,8 +51,13 @@ class BenchSession:
         if self._runner is None:
             from .runner import Runner
 
-            self._runner = Runner(self.setup, self.progress)
+            self._runner = Runner(self.setup, self.progress, self.run_dir)
         return self._runner
+
+    @property
+    def run_dir(self) -> Path:
+        """Scratch space this run's workers share (seeds of identical models); removed at the end."""
+        return data_dir() / "cache" / "runs" / self.run_id
 
     def run_variant(self, experiment, variant) -> dict:
         return self.runner.run_variant(experiment, variant)
@@ -104,6 +116,17 @@ class BenchSession:
             raise
         self.tracker.end_parent("KILLED" if interrupted else "FINISHED")
         return readme
+
+    def close(self) -> None:
+        """At the controller's end, whatever happened: keep the durations, drop this run's scratch."""
+        from .schedule import record_durations
+
+        if self.durations:
+            record_durations(self.durations)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        for old in self.run_dir.parent.glob("*") if self.run_dir.parent.is_dir() else []:
+            if time.time() - old.stat().st_mtime > STALE_RUN_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
 
     def write_results(self, baseline: dict) -> Path:
         """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""

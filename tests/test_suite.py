@@ -52,7 +52,8 @@ def results(pytester):
     return json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
 
 
-def test_collection_ids_and_k_selection(suite):
+def test_collection_ids_and_k_selection(suite, data_root):
+    (data_root / "cache" / "durations.json").unlink(missing_ok=True)  # no run timed yet: collection order
     out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
     out.stdout.fnmatch_lines(["experiments/drop_layers.yaml::drop_layers[[]last1[]]",
                               "experiments/drop_layers.yaml::drop_layers[[]impossible[]]",
@@ -94,6 +95,58 @@ def test_xdist_trains_the_baseline_once_and_matches_serial(suite, data_root):
     assert sum(len(p.read_text().splitlines()) for p in logs) == built_before  # cached: not trained again
     for a, b in zip(first["variants"], second["variants"]):
         assert a["name"] == b["name"] and a["metrics"] == b["metrics"] and a["per_seed"] == b["per_seed"]
+
+
+def test_variants_run_longest_first_by_their_last_durations(suite, data_root):
+    path = data_root / "cache" / "durations.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"experiments/drop_layers.yaml::drop_layers[last1]": 5.0,
+                                "experiments/reduce_mlp.yaml::reduce_mlp[half]": 40.0}))
+    try:
+        out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    finally:
+        path.unlink()
+    # never timed first, then the longest
+    out.stdout.fnmatch_lines(["*drop_layers[[]impossible[]]", "*reduce_mlp[[]half[]]", "*drop_layers[[]last1[]]"])
+
+
+SAME = """
+strategy: drop_layers
+hypothesis: Block influence picks one of the micro model's two layers.
+expect:
+  accuracy: {min_delta: -1.0}
+variants:
+  - id: first1
+    compression: {drop_layers: [0]}
+  - id: last1
+    compression: {drop_layers: [1]}
+  - id: by-influence
+    compression: {drop_layers: {count: 1, by: block_influence}}
+"""
+
+
+def test_identical_models_are_trained_once_and_shared_by_workers(pytester, micro_reference, data_root):
+    """The scored variant removes the layer one named variant removes: one model, its seeds trained once."""
+    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+                                  "experiments/drop_layers": SAME})
+    out = pytester.runpytest_subprocess("experiments", "-n", "2", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=3)
+    doc = results(pytester)
+    by_id = {r["variant_id"]: r for r in doc["variants"]}
+    scored = by_id["by-influence"]
+    chosen = scored["removed"][0]["removed"]["layers"]
+    twin, other = (by_id["first1"], by_id["last1"]) if chosen == [0] else (by_id["last1"], by_id["first1"])
+    assert scored["model_fingerprint"] == twin["model_fingerprint"] != other["model_fingerprint"]
+    assert scored["per_seed"] == twin["per_seed"] and scored["training"] == twin["training"]
+    # both read the same seed parts: each trained by one of the two, never by both
+    assert set(scored["training"]["built_by"]) <= {scored["name"], twin["name"]}
+    assert other["training"]["built_by"] == [other["name"]] * 2
+    readme = (pytester.path / "reports" / "latest" / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if "built the same model" in x)
+    assert f"`{scored['name']}`" in line and f"`{twin['name']}`" in line and other["name"] not in line
+    assert list((data_root / "cache" / "runs").iterdir()) == []  # the run's scratch is gone
+    durations = json.loads((data_root / "cache" / "durations.json").read_text())
+    assert all(durations[f"experiments/drop_layers.yaml::{r['name']}"] > 0 for r in doc["variants"])
 
 
 def test_baseline_seeds_are_shared_by_workers_and_built_once(pytester, micro_reference, data_root):
