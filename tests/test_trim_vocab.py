@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from exaone_bench.compress import training_texts
 from exaone_bench.models.variants import Calibration, apply, replay
-from exaone_bench.models.variants.trim_vocab import required_ids
+from exaone_bench.models.variants.trim_vocab import _merge_parents, _with_ancestors, required_ids
 from exaone_bench.spec import SpecError
 
 
@@ -81,7 +82,15 @@ def test_size_keeps_the_most_frequent(base, texts):
     calib = Calibration(texts=texts, tokenizer=tok)
     removed = apply(model, {"trim_vocab": {"size": 300}}, calib)
     assert model.config.vocab_size <= 300
-    assert required_ids(tok) <= set(removed[0]["kept"]["token_ids"])
+    kept = set(removed[0]["kept"]["token_ids"])
+    assert required_ids(tok) <= kept
+    # a prefix of the tokens by frequency, with ancestors, that the next token would overflow
+    parents = _merge_parents(json.loads(tok.backend_tokenizer.to_str()))
+    freq = removed[0]["scores"]["token_frequency"]
+    order = sorted(range(len(freq)), key=lambda i: -freq[i])
+    first_out = next(n for n, i in enumerate(order) if i not in kept)
+    assert set(order[:first_out]) <= kept and _with_ancestors(kept, parents) == kept
+    assert len(_with_ancestors(kept | {order[first_out]}, parents)) > 300
 
 
 @pytest.mark.parametrize("spec, message", [

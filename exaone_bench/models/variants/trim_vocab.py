@@ -41,9 +41,13 @@ def required_ids(tokenizer) -> set[int]:
     return ids
 
 
-def _with_ancestors(keep: set[int], state) -> set[int]:
+def _merge_parents(state) -> dict[int, tuple[int, int]]:
+    """Token id -> the ids of the two tokens its BPE merge joins."""
     vocab = state["model"]["vocab"]
-    parents = {vocab[a + b]: (vocab[a], vocab[b]) for a, b in _merges(state) if a + b in vocab}
+    return {vocab[a + b]: (vocab[a], vocab[b]) for a, b in _merges(state) if a + b in vocab}
+
+
+def _with_ancestors(keep: set[int], parents: dict[int, tuple[int, int]]) -> set[int]:
     todo, out = list(keep), set(keep)
     while todo:
         for p in parents.get(todo.pop(), ()):
@@ -73,7 +77,7 @@ def plan(model, spec, calib, where: str) -> dict:
     size = model.config.vocab_size
     check(model.config, spec, where)
     texts, tokenizer = calib.require_texts(where)
-    state = _tokenizer_json(tokenizer)
+    parents = _merge_parents(_tokenizer_json(tokenizer))
     required = required_ids(tokenizer)
     scores = {}
     if "keep_ids" in spec:
@@ -89,13 +93,14 @@ def plan(model, spec, calib, where: str) -> dict:
         scores["token_frequency"] = freq.tolist()
         if "min_count" in spec:
             keep = required | set((freq >= spec["min_count"]).nonzero().flatten().tolist())
-        else:
-            keep = set(required)
+        else:  # most frequent first, each with its ancestors, until the next would overflow `size`
+            keep = _with_ancestors(required, parents)
             for i in freq.argsort(descending=True, stable=True).tolist():
-                if len(_with_ancestors(keep | {i}, state)) > spec["size"]:
+                grown = _with_ancestors({i}, parents) | keep
+                if len(grown) > spec["size"]:
                     break
-                keep.add(i)
-    keep = sorted(_with_ancestors(keep, state))
+                keep = grown
+    keep = sorted(_with_ancestors(keep, parents))
     if len(keep) >= size:
         raise SpecError(f"{where}: keeps all {size} tokens; nothing would be removed")
     return {
