@@ -237,7 +237,7 @@ class Runner:
             causal_lm, tokenizer, _ = self.load_base()
             loaded.update(causal_lm=causal_lm, tokenizer=tokenizer, enc=self.encoded(tokenizer))
         part = self.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed)
-        part["build_seconds"] = round(time.perf_counter() - t0, 1)
+        part["build_seconds"], part["built_by"] = round(time.perf_counter() - t0, 1), "baseline"
         write_part(d, part)
 
     def _merge_baseline(self, out: Path, parts: list[dict]) -> None:
@@ -316,6 +316,7 @@ class Runner:
         result["memory"] = memory_mb()
         return result
 
+
 def shared_seeds(root: Path, seeds: list[int], build, wait: bool = True) -> list[dict]:
     """The seed parts under `root/<seed>/`, each built once by whichever process gets to it first.
 
@@ -357,11 +358,17 @@ def read_part(d: Path) -> dict:
     return {**part, **{k: arrays[k] for k in arrays.files}}
 
 
-def model_fingerprint(causal_lm, tokenizer, *context) -> str:
-    """sha256 of a model's config, vocabulary and weights, plus `context`: equal only for the same model."""
+def model_fingerprint(causal_lm, tokenizer, *context) -> str | None:
+    """sha256 of a model's config, vocabulary and weights, plus `context`: equal only for the same model.
+
+    None when some weights are offloaded (meta tensors under a device map): such a model is not shared.
+    """
+    state = causal_lm.state_dict()
+    if any(t.is_meta for t in state.values()):
+        return None
     h = hashlib.sha256(json.dumps([causal_lm.config.to_dict(), tokenizer.get_vocab(), context],
                                   sort_keys=True, default=str).encode())
-    for name, tensor in causal_lm.state_dict().items():
+    for name, tensor in state.items():
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]

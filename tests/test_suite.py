@@ -296,3 +296,27 @@ def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_p
     monkeypatch.setattr(runner_mod, "LATENCY_MEMORY_BYTES", 1)  # nothing fits beside another: one at a time
     timed.clear()
     assert len(runner.latencies([base, small])) == 2 and timed == [1, 1]
+
+
+def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference):
+    """Same config, vocabulary and weights: equal; one weight moved by 1e-7, another vocabulary or setup: not."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from exaone_bench.runner import model_fingerprint
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(micro_reference), AutoTokenizer.from_pretrained(micro_reference)
+    twin = copy.deepcopy(model)
+    first = model_fingerprint(model, tokenizer, "setup-a")
+    assert model_fingerprint(twin, tokenizer, "setup-a") == first
+    assert model_fingerprint(model, tokenizer, "setup-b") != first
+    tokenizer.add_tokens(["<extra>"])
+    assert model_fingerprint(model, tokenizer, "setup-a") != first
+    with torch.no_grad():
+        twin.model.layers[0].mlp.up_proj.weight[0, 0] += 1e-7
+    assert model_fingerprint(twin, AutoTokenizer.from_pretrained(micro_reference), "setup-a") != first
+    with torch.device("meta"):  # offloaded weights cannot be hashed: the model is simply not shared
+        ghost = AutoModelForCausalLM.from_config(model.config)
+    assert model_fingerprint(ghost, tokenizer) is None
