@@ -122,10 +122,11 @@ class Runner:
         model's `fingerprint`, a model another variant of this run built is not trained again; each
         seed part names the variant that trained it (`built_by`).
         """
-        enc = self.encoded(tokenizer)
         teacher = base["train_logits"] if base is not None and self.setup.training.recovery == "distill" else None
+        enc: dict = {}  # tokenised on the first seed trained here: a shared model may need none
 
         def fit(seed: int) -> dict:
+            enc.update(enc or self.encoded(tokenizer))
             part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed])
             return {**part, "built_by": name}
 
