@@ -45,6 +45,15 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a file through a temp file beside it and a rename: readers see the old or the new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_checksums(directory: Path, names: list[str], out: str = "checksums.json") -> dict[str, str]:
     """Record the sha256 of each named file in `directory/out` and return the mapping."""
     sums = {name: sha256_file(directory / name) for name in names}

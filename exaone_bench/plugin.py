@@ -154,9 +154,10 @@ class ResultHooks:
             return
         if report.when == "call":
             self.bench.durations[report.nodeid] = report.duration
-        if RESULT in props and report.when == "call":
-            self.bench.record(json.loads(props[RESULT]))
-        elif report.failed and RESULT not in props:
+            if RESULT in props:
+                self.bench.record(json.loads(props[RESULT]))
+                return
+        if report.failed and RESULT not in props:
             self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext)
 
     def pytest_sessionfinish(self, session, exitstatus):

@@ -126,7 +126,8 @@ class Runner:
         enc: dict = {}  # tokenised on the first seed trained here: a shared model may need none
 
         def fit(seed: int) -> dict:
-            enc.update(enc or self.encoded(tokenizer))
+            if not enc:
+                enc.update(self.encoded(tokenizer))
             part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed])
             return {**part, "built_by": name}
 
@@ -219,9 +220,6 @@ class Runner:
     def seeds_dir(self) -> Path:
         """Seed parts of the baseline, keyed without the seed count: `--quick` reuses the full run's seed 0."""
         return data_dir() / "cache" / "baselines" / f"seeds-{self.setup.seed_hash}"
-
-    def _seed_dir(self, seed: int) -> Path:
-        return self.seeds_dir() / str(seed)
 
     def _baseline_seeds(self, wait: bool = True) -> list[dict]:
         """Every seed part of the baseline, built side by side by the workers that need it."""

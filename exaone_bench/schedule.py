@@ -7,9 +7,9 @@ Longest first leaves the short items for the end, where they fill both workers.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from .cache import atomic_write_text
 from .paths import data_dir
 
 
@@ -27,11 +27,7 @@ def read_durations() -> dict[str, float]:
 
 def record_durations(durations: dict[str, float]) -> None:
     """Merge this run's durations into the file: variants this run deselected keep their last one."""
-    path = durations_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({**read_durations(), **durations}, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    atomic_write_text(durations_path(), json.dumps({**read_durations(), **durations}, indent=2, sort_keys=True) + "\n")
 
 
 def longest_first(items: list, durations: dict[str, float]) -> list:

@@ -124,9 +124,10 @@ class BenchSession:
         if self.durations:
             record_durations(self.durations)
         shutil.rmtree(self.run_dir, ignore_errors=True)
-        for old in self.run_dir.parent.glob("*") if self.run_dir.parent.is_dir() else []:
-            if time.time() - old.stat().st_mtime > STALE_RUN_SECONDS:
-                shutil.rmtree(old, ignore_errors=True)
+        runs = self.run_dir.parent
+        stale = [d for d in runs.iterdir() if time.time() - d.stat().st_mtime > STALE_RUN_SECONDS] if runs.is_dir() else []
+        for old in stale:
+            shutil.rmtree(old, ignore_errors=True)
 
     def write_results(self, baseline: dict) -> Path:
         """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""
@@ -134,11 +135,10 @@ class BenchSession:
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
                "baseline": baseline, "variants": sorted(self.results, key=lambda r: r["name"]),
                "failed": self.failures}
-        latest = self.reports_dir / "latest"
-        latest.mkdir(parents=True, exist_ok=True)
-        path = latest / "results.json"
-        path.with_suffix(".tmp").write_text(json.dumps(doc, indent=2, default=str) + "\n")
-        path.with_suffix(".tmp").replace(path)
+        from .cache import atomic_write_text
+
+        path = self.reports_dir / "latest" / "results.json"
+        atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
         return path
 
     def write_report(self) -> Path:

@@ -191,7 +191,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     assert second["per_seed"] == first["per_seed"] and np.array_equal(second["preds"], first["preds"])
 
     (runner.baseline_dir() / "result.json").write_text("{}")
-    with open(runner._seed_dir(1) / "arrays.npz", "r+b") as f:  # one flipped byte
+    with open(runner.seeds_dir() / "1" / "arrays.npz", "r+b") as f:  # one flipped byte
         f.seek(100)
         byte = f.read(1)
         f.seek(100)
