@@ -48,6 +48,11 @@ def target_width(spec: dict, key: str, width: int, where: str) -> int:
     return as_int(spec[key], f"{where}.{key}", 1, width - 1)
 
 
+# Bumped whenever the training loop's numbers change, so that no baseline cached by an older loop
+# is compared with variants trained by a newer one. 2: last-layer pooling (pooling.py), fused AdamW.
+LOOP_VERSION = 2
+
+
 def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -241,7 +246,7 @@ class Setup:
 
     @property
     def hash(self) -> str:
-        return _hash(self.as_dict())
+        return _hash({**self.as_dict(), "loop": LOOP_VERSION})
 
     @property
     def seed_hash(self) -> str:
@@ -251,7 +256,7 @@ class Setup:
         """
         d = self.as_dict()
         d["training"].pop("seeds")
-        return _hash(d)
+        return _hash({**d, "loop": LOOP_VERSION})
 
     def flat(self) -> dict:
         """The resolved setup as one flat dict (`training.lr` = 0.001), for logging."""

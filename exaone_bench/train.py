@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .pooling import last_token_only
 from .spec import TrainingSetup
 
 
@@ -118,12 +119,13 @@ def predict(model, data: Encoded, pad_id: int, batch_size: int = 128, dtype: str
     model.eval()
     order = np.argsort([len(x) for x in data.ids], kind="stable")
     out = np.zeros((len(data.ids), model.config.num_labels), dtype=np.float32)
-    for i in range(0, len(order), batch_size):
-        index = order[i : i + batch_size]
-        x, mask, _ = data.batch(index, pad_id)
-        with autocast(model, dtype):
-            logits = model(input_ids=x.to(model.device), attention_mask=mask.to(model.device)).logits
-        out[index] = logits.float().cpu().numpy()
+    with last_token_only(model):
+        for i in range(0, len(order), batch_size):
+            index = order[i : i + batch_size]
+            x, mask, _ = data.batch(index, pad_id)
+            with autocast(model, dtype):
+                logits = model(input_ids=x.to(model.device), attention_mask=mask.to(model.device)).logits
+            out[index] = logits.float().cpu().numpy()
     return out
 
 
@@ -136,39 +138,40 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     rest = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": setup.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=setup.lr, foreach=True)
+                             {"params": rest, "weight_decay": 0.0}], lr=setup.lr, fused=True)
     teacher = torch.as_tensor(teacher_logits) if teacher_logits is not None else None
     result, best, best_state = TrainResult(), -1.0, None
     model.train()
     start = time.perf_counter()
     bar = tqdm(batch_order([len(x) for x in data.ids], setup, seed), desc="fine-tune", disable=not progress, mininterval=2.0)
-    for step, index in enumerate(bar):
-        for group in opt.param_groups:
-            group["lr"] = setup.lr * lr_factor(step, setup)
-        x, mask, y = (t.to(model.device) for t in data.batch(index, pad_id))
-        with autocast(model, dtype):
-            logits = model(input_ids=x, attention_mask=mask).logits.float()
-        loss = F.cross_entropy(logits, y)
-        if teacher is not None and setup.recovery == "distill":
-            t = setup.distill_temperature
-            kl = F.kl_div(F.log_softmax(logits / t, -1), F.log_softmax(teacher[index].to(logits.device) / t, -1),
-                          log_target=True, reduction="batchmean") * t * t
-            loss = setup.distill_alpha * loss + (1 - setup.distill_alpha) * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        result.losses.append(loss.detach())
-        result.tokens += int(mask.sum())
-        if progress and step % 20 == 0:
-            bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{result.tokens / (time.perf_counter() - start):,.0f}")
-        if validation is not None and setup.eval_every and (step + 1) % setup.eval_every == 0:
-            acc = float((predict(model, validation, pad_id, dtype=dtype).argmax(1) == validation.labels).mean())
-            result.validation_curve.append((step + 1, acc))
-            if acc > best:
-                best, result.best_step = acc, step + 1
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            model.train()
+    with last_token_only(model):  # the classifier reads one token: see pooling.py
+        for step, index in enumerate(bar):
+            for group in opt.param_groups:
+                group["lr"] = setup.lr * lr_factor(step, setup)
+            x, mask, y = (t.to(model.device) for t in data.batch(index, pad_id))
+            with autocast(model, dtype):
+                logits = model(input_ids=x, attention_mask=mask).logits.float()
+            loss = F.cross_entropy(logits, y)
+            if teacher is not None and setup.recovery == "distill":
+                t = setup.distill_temperature
+                kl = F.kl_div(F.log_softmax(logits / t, -1), F.log_softmax(teacher[index].to(logits.device) / t, -1),
+                              log_target=True, reduction="batchmean") * t * t
+                loss = setup.distill_alpha * loss + (1 - setup.distill_alpha) * kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            result.losses.append(loss.detach())
+            result.tokens += int(mask.sum())
+            if progress and step % 20 == 0:
+                bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{result.tokens / (time.perf_counter() - start):,.0f}")
+            if validation is not None and setup.eval_every and (step + 1) % setup.eval_every == 0:
+                acc = float((predict(model, validation, pad_id, dtype=dtype).argmax(1) == validation.labels).mean())
+                result.validation_curve.append((step + 1, acc))
+                if acc > best:
+                    best, result.best_step = acc, step + 1
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.train()
     result.seconds = time.perf_counter() - start
     result.losses = [float(v) for v in torch.stack(result.losses)] if result.losses else []
     if best_state is not None:  # early stopping on validation: keep the best checkpoint seen
