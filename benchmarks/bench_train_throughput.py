@@ -96,7 +96,7 @@ def main() -> None:
     mean_len = padded / sum(len(b) for b in order)
     result = train(model, data, setup.training, 0, pad)
     reviews = sum(len(b) for b in order)
-    executed = padded * flops_per_token(model.config, int(round(mean_len))) - (padded - reviews) * pooled_saving(model.config, mean_len)
+    executed = padded * flops_per_token(model.config, round(mean_len)) - (padded - reviews) * pooled_saving(model.config, mean_len)
     achieved = 3 * executed / result.seconds
 
     model = classifier_from(causal, runner.num_labels, 0, pad)

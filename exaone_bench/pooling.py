@@ -30,7 +30,7 @@ def pooled_index(input_ids: torch.Tensor, pad_token_id: int | None) -> torch.Ten
 
 @contextlib.contextmanager
 def last_token_only(model):
-    """Within the block, `model` (a *ForSequenceClassification) runs its last layer's position-wise parts at the pooled token.
+    """Within the block, a *ForSequenceClassification runs its last layer's position-wise parts at the pooled token.
 
     A model without a `score` head (nothing is pooled) is left as it is, and so is one already
     inside this block (validation during training). Every hook is removed on exit.

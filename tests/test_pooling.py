@@ -1,11 +1,14 @@
 """The last layer computed at the pooled token only: same logits and gradients, fewer FLOPs."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, LlamaConfig
 
 from exaone_bench.pooling import last_token_only, pooled_index
+from exaone_bench.spec import TrainingSetup
+from exaone_bench.train import Encoded, train
 from tests.conftest import tiny_exaone_config
 
 LENGTHS = [9, 1, 5, 9, 3]  # right padding to 9; one review of a single token
@@ -79,3 +82,23 @@ def test_pooled_index_matches_the_classifier_pooling():
 def test_a_causal_lm_is_left_as_it_is(tiny_exaone):
     with last_token_only(tiny_exaone):
         assert not tiny_exaone._forward_pre_hooks
+
+
+def _reviews(n=24, seed=2):
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, 12, (n,), generator=gen).tolist()
+    ids = [torch.randint(3, 97, (k,), generator=gen).tolist() for k in lengths]
+    return Encoded(ids, np.asarray([i % 3 for i in range(n)]))
+
+
+def test_the_loop_with_validation_and_gradient_checkpointing_inside_the_pooling():
+    data, setup = _reviews(), TrainingSetup(steps=6, batch_size=4, warmup_steps=1, length_bucket=2, eval_every=3)
+    plain = _classifier("exaone4")
+    first = train(plain, data, setup, 0, pad_id=0, validation=data)
+    checkpointed = _classifier("exaone4")
+    checkpointed.gradient_checkpointing_enable()
+    second = train(checkpointed, data, setup, 0, pad_id=0, validation=data)
+    assert [step for step, _ in first.validation_curve] == [3, 6]  # predict() nested inside the loop's pooling
+    np.testing.assert_allclose(second.losses, first.losses, rtol=1e-5)
+    for model in (plain, checkpointed):
+        assert not model._forward_pre_hooks and not model.model.layers[-1].mlp._forward_hooks
