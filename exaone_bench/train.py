@@ -2,9 +2,10 @@
 
 Every model (baseline and variant) becomes `AutoModelForSequenceClassification` on its own
 backbone: the causal LM's decoder weights are copied in, a fresh `score` head is initialised
-from the seed, and the last non-padding token's hidden state is classified. A fixed number of
-AdamW steps, deterministic batch order, dynamic padding. `distill` adds a KL term to the
-baseline's (teacher's) logits on the same training examples (Minitron-style recovery).
+from the seed, and the last non-padding token's hidden state is classified (the last layer runs
+at that token only: pooling.py). A fixed number of fused AdamW steps, deterministic batch order,
+dynamic padding. `distill` adds a KL term to the baseline's (teacher's) logits on the same
+training examples (Minitron-style recovery).
 """
 from __future__ import annotations
 
