@@ -23,8 +23,7 @@ import time
 import numpy as np
 import torch
 
-from exaone_bench.evaluate import flops_per_token
-from exaone_bench.models.architecture import head_dim
+from exaone_bench.evaluate import flops_per_token, layer_flops
 from exaone_bench.runner import Runner
 from exaone_bench.spec import load_setup
 from exaone_bench.train import batch_order, classifier_from, encode, train
@@ -37,12 +36,6 @@ def matmul_peak(threads: int, n: int = 1024) -> float:
         a @ b
     best = min(_timed(lambda: a @ b) for _ in range(10))
     return 2 * n**3 / best
-
-
-def pooled_saving(config, seq_len: float) -> float:
-    """Forward FLOPs per non-pooled token that the loop skips: the last layer's query side (pooling.py)."""
-    h, hd, q = config.hidden_size, head_dim(config), config.num_attention_heads
-    return 2 * (2 * h * q * hd + 3 * h * config.intermediate_size) + 2 * 2 * q * hd * seq_len
 
 
 def _timed(fn) -> float:
@@ -96,7 +89,9 @@ def main() -> None:
     mean_len = padded / sum(len(b) for b in order)
     result = train(model, data, setup.training, 0, pad)
     reviews = sum(len(b) for b in order)
-    executed = padded * flops_per_token(model.config, round(mean_len)) - (padded - reviews) * pooled_saving(model.config, mean_len)
+    # every position but the pooled one skips the last layer's query side (exaone_bench/pooling.py)
+    skipped = (padded - reviews) * layer_flops(model.config, mean_len)[0]
+    executed = padded * flops_per_token(model.config, round(mean_len)) - skipped
     achieved = 3 * executed / result.seconds
 
     model = classifier_from(causal, runner.num_labels, 0, pad)

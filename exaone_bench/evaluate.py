@@ -101,13 +101,18 @@ def model_size_mb(model) -> float:
         return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors")) / 1e6
 
 
-def flops_per_token(config, seq_len: int, with_lm_head: bool = False) -> float:
-    """Analytic forward FLOPs per token: 2 x matmul weights + attention over `seq_len` context."""
+def layer_flops(config, seq_len: float) -> tuple[float, float]:
+    """One decoder layer's forward FLOPs per token: (query side: q/o projections, attention, MLP; keys and values)."""
     h, hd = config.hidden_size, head_dim(config)
     q, kv, inter = config.num_attention_heads, config.num_key_value_heads, config.intermediate_size
-    per_layer = 2 * (h * q * hd * 2 + h * kv * hd * 2 + 3 * h * inter) + 2 * 2 * q * hd * seq_len
+    return 2 * (h * q * hd * 2 + 3 * h * inter) + 2 * 2 * q * hd * seq_len, 2 * h * kv * hd * 2
+
+
+def flops_per_token(config, seq_len: int, with_lm_head: bool = False) -> float:
+    """Analytic forward FLOPs per token: 2 x matmul weights + attention over `seq_len` context."""
+    h = config.hidden_size
     head = 2 * h * config.vocab_size if with_lm_head else 2 * h * getattr(config, "num_labels", 2)
-    return float(config.num_hidden_layers * per_layer + head)
+    return float(config.num_hidden_layers * sum(layer_flops(config, seq_len)) + head)
 
 
 @torch.no_grad()

@@ -102,3 +102,18 @@ def test_the_loop_with_validation_and_gradient_checkpointing_inside_the_pooling(
     np.testing.assert_allclose(second.losses, first.losses, rtol=1e-5)
     for model in (plain, checkpointed):
         assert not model._forward_pre_hooks and not model.model.layers[-1].mlp._forward_hooks
+
+
+@pytest.mark.parametrize("kind", ["exaone4", "llama"])
+def test_analytic_flops_count_the_layers_weights_and_the_skipped_query_side(kind):
+    from exaone_bench.evaluate import flops_per_token, layer_flops
+
+    model = _classifier(kind)
+    layer = model.model.layers[-1]
+    weights = {name: m.weight.numel() for name, m in layer.named_modules() if isinstance(m, torch.nn.Linear)}
+    query_side = sum(n for name, n in weights.items() if not name.endswith(("k_proj", "v_proj")))
+    assert layer_flops(model.config, 0) == (2 * query_side, 2 * (weights["self_attn.k_proj"] + weights["self_attn.v_proj"]))
+    attention = 2 * 2 * model.config.num_attention_heads * 16 * 10  # scores and values over 10 positions, head_dim 16
+    assert layer_flops(model.config, 10)[0] == 2 * query_side + attention
+    layers = model.config.num_hidden_layers
+    assert flops_per_token(model.config, 10) == layers * (2 * sum(weights.values()) + attention) + 2 * model.score.weight.numel()
