@@ -85,10 +85,9 @@ def main() -> None:
         warm = train(model, data, setup.training, 1, pad)  # compiles, then runs the same steps
         print(f"torch.compile: first run {time.perf_counter() - t:.0f} s ({warm.tokens_per_second:.0f} tokens/s with compiling)")
     order = batch_order([len(x) for x in data.ids], setup.training, 0)
-    padded = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order)
-    mean_len = padded / sum(len(b) for b in order)
+    padded, reviews = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order), sum(len(b) for b in order)
+    mean_len = padded / reviews
     result = train(model, data, setup.training, 0, pad)
-    reviews = sum(len(b) for b in order)
     # every position but the pooled one skips the last layer's query side (exaone_bench/pooling.py)
     skipped = (padded - reviews) * layer_flops(model.config, mean_len)[0]
     executed = padded * flops_per_token(model.config, round(mean_len)) - skipped

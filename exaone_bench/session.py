@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import atomic_write_text
 from .paths import data_dir
 from .spec import Setup
 
@@ -135,8 +136,6 @@ class BenchSession:
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
                "baseline": baseline, "variants": sorted(self.results, key=lambda r: r["name"]),
                "failed": self.failures}
-        from .cache import atomic_write_text
-
         path = self.reports_dir / "latest" / "results.json"
         atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
         return path

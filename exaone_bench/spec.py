@@ -244,9 +244,13 @@ class Setup:
         out.pop("path")
         return out
 
+    def cache_key(self) -> dict:
+        """What a cached result depends on: the resolved setup and the training loop's version."""
+        return {**self.as_dict(), "loop": LOOP_VERSION}
+
     @property
     def hash(self) -> str:
-        return _hash({**self.as_dict(), "loop": LOOP_VERSION})
+        return _hash(self.cache_key())
 
     @property
     def seed_hash(self) -> str:
@@ -254,9 +258,9 @@ class Setup:
 
         A `--quick` run (one seed) and the full run share their seed-0 baseline through it.
         """
-        d = self.as_dict()
-        d["training"].pop("seeds")
-        return _hash({**d, "loop": LOOP_VERSION})
+        key = self.cache_key()
+        key["training"].pop("seeds")
+        return _hash(key)
 
     def flat(self) -> dict:
         """The resolved setup as one flat dict (`training.lr` = 0.001), for logging."""
