@@ -38,9 +38,9 @@ def main() -> None:
     from bench_train_throughput import matmul_peak  # this folder is on sys.path when run as a script
 
     before = matmul_peak(1) / 1e9
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, ended = time.perf_counter() - t0, time.time()
     after = matmul_peak(1) / 1e9
     print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])
     doc = json.loads((root / "reports" / "latest" / "results.json").read_text())
@@ -61,6 +61,12 @@ def main() -> None:
               f"{r['seconds']['total']:>8.1f} {r['training']['tokens_per_second']:>7.0f} {mem.get('peak_rss_mb', 0):>11.0f} "
               f"{mem.get('rss_mb', 0):>12.0f}  {r['verdict']}")
     print("(peak RSS is the worker's maximum so far: it stays flat when each variant's memory is released)")
+    work = sum(r["seconds"]["total"] for r in doc["variants"])
+    workers = max(1, int(args.n))
+    print(f"stages: start-up and collection {doc['started'] - started:.0f} s; variants {work:.0f} worker-seconds "
+          f"({work / workers:.0f} s on {workers} worker(s)); latency {doc.get('latency_seconds') or 0:.0f} s; "
+          f"from results.json to exit (report, MLflow artifacts) {ended - doc['finished']:.0f} s; "
+          f"wall beyond the variants' share {wall - work / workers:.0f} s")
 
 
 if __name__ == "__main__":

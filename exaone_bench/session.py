@@ -38,6 +38,7 @@ class BenchSession:
     _tags: dict = field(default_factory=dict)
     _base_config: object = None
     _run_ids: dict = field(default_factory=dict)
+    latency_seconds: float | None = None  # the last stage before the report: a benchmark prints it
 
     def base_config(self):
         """The base model's config for checking specs at collection; None until the model is on disk."""
@@ -88,7 +89,9 @@ class BenchSession:
 
     def measure_latency(self, baseline: dict) -> None:
         """Latency of the baseline and every variant, measured now, interleaved, nothing else running."""
+        t0 = time.perf_counter()
         ms = self.runner.latencies([baseline["config"]] + [r["config"] for r in self.results])
+        self.latency_seconds = round(time.perf_counter() - t0, 1)
         baseline["params"]["inference_latency_ms"] = ms[0]
         for r, m in zip(self.results, ms[1:]):
             r["params"]["inference_latency_ms"] = m
@@ -134,6 +137,7 @@ class BenchSession:
         """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
+               "latency_seconds": self.latency_seconds,
                "baseline": baseline, "variants": sorted(self.results, key=lambda r: r["name"]),
                "failed": self.failures}
         path = self.reports_dir / "latest" / "results.json"

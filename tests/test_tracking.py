@@ -14,6 +14,8 @@ from exaone_bench.report import render, selection
 from test_suite import DROP, MICRO_SETUP, MLP
 
 pytest_plugins = ["pytester"]
+# one worker runs the micro suite behind `logged` once for the whole module (`make test` runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("tracking")
 
 CRASH = """
 strategy: trim_vocab
