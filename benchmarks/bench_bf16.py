@@ -1,6 +1,6 @@
-"""bf16 autocast on CPU vs fp32: the baseline's accuracy, precision and fine-tune tokens/s under both.
+"""bf16 autocast vs fp32: the baseline's accuracy, precision and fine-tune tokens/s under both.
 
-    python benchmarks/bench_bf16.py [--setup experiments/setup.yaml] [--steps N] [--seeds N]
+    python benchmarks/bench_bf16.py [--setup experiments/setup.yaml] [--steps N] [--seeds N] [--device cuda]
 
 Both are the suite's own baseline (the uncompressed model, every seed of the setup): the fp32
 one is usually cached by the last suite run; the bf16 one is the same setup with
@@ -21,14 +21,14 @@ from exaone_bench.spec import load_setup
 DTYPES = ("float32", "bfloat16")
 
 
-def build(setup_path: str, dtype: str, steps: int | None, seeds: int | None) -> dict:
+def build(setup_path: str, dtype: str, steps: int | None, seeds: int | None, device: str | None) -> dict:
     from exaone_bench.runner import Runner
 
-    return Runner(resolved(setup_path, steps, seeds, dtype)).baseline()
+    return Runner(resolved(setup_path, steps, seeds, dtype, device)).baseline()
 
 
-def resolved(setup_path: str, steps: int | None, seeds: int | None, dtype: str | None = None):
-    setup = load_setup(setup_path, dtype=dtype)
+def resolved(setup_path: str, steps: int | None, seeds: int | None, dtype: str | None = None, device: str | None = None):
+    setup = load_setup(setup_path, dtype=dtype, device=device)
     setup.training.steps = steps or setup.training.steps
     setup.training.seeds = seeds or setup.training.seeds  # as --quick does: seed parts are reused
     return setup
@@ -41,19 +41,20 @@ def main() -> None:
                         help="a reduced fine-tune for both dtypes (bf16 autocast is ~10x slower on CPUs without bf16 units)")
     parser.add_argument("--seeds", type=int, default=None,
                         help="fewer seeds than the setup's (the fp32 seeds come from the suite's cache)")
+    parser.add_argument("--device", default=None, choices=("cpu", "cuda", "auto"), help="override the setup's device")
     args = parser.parse_args()
     results = {}
     for dtype in DTYPES:  # two processes share each baseline's seeds, as two xdist workers do
         with ProcessPoolExecutor(max_workers=2) as pool:
-            results[dtype] = list(pool.map(build, [args.setup] * 2, [dtype] * 2, [args.steps] * 2, [args.seeds] * 2))[0]
+            results[dtype] = list(pool.map(build, *([x] * 2 for x in (args.setup, dtype, args.steps, args.seeds, args.device))))[0]
 
     from exaone_bench.data import DataSpec, load_split
     from exaone_bench.evaluate import delta_ci
 
-    setup = resolved(args.setup, args.steps, args.seeds)
+    setup = resolved(args.setup, args.steps, args.seeds, device=args.device)
     labels = np.asarray(load_split(DataSpec(setup.data.source, setup.data.seed))["test"]["label"])
     fp32, bf16 = results["float32"], results["bfloat16"]
-    print(f"baseline of {setup.model}, {setup.training.seeds} seeds x {setup.training.steps} steps, "
+    print(f"baseline of {setup.model} on {setup.device}, {setup.training.seeds} seeds x {setup.training.steps} steps, "
           f"{setup.training.threads} thread(s) per run")
     print(f"{'dtype':<9} {'accuracy':>15} {'precision':>15} {'eval_loss':>9} {'tokens/s':>9}  setup hash")
     for dtype, r in results.items():

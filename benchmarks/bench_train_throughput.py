@@ -44,6 +44,15 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def executed_flops(config, data, order) -> float:
+    """Forward FLOPs the loop runs over the batches `order`: padded tokens, less the pooled layer's skips."""
+    padded, reviews = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order), sum(len(b) for b in order)
+    mean_len = padded / reviews
+    # every position but the pooled one skips the last layer's query side (exaone_bench/pooling.py)
+    skipped = (padded - reviews) * layer_flops(config, mean_len)[0]
+    return padded * flops_per_token(config, round(mean_len)) - skipped
+
+
 def plain_loop(model, data, steps: int, batch_size: int, pad: int, lr: float) -> tuple[float, int]:
     """The loop most people write first: random batches, pad to the batch max, loss from labels=."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -85,13 +94,9 @@ def main() -> None:
         warm = train(model, data, setup.training, 1, pad)  # compiles, then runs the same steps
         print(f"torch.compile: first run {time.perf_counter() - t:.0f} s ({warm.tokens_per_second:.0f} tokens/s with compiling)")
     order = batch_order([len(x) for x in data.ids], setup.training, 0)
-    padded, reviews = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order), sum(len(b) for b in order)
-    mean_len = padded / reviews
+    mean_len = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order) / sum(len(b) for b in order)
     result = train(model, data, setup.training, 0, pad)
-    # every position but the pooled one skips the last layer's query side (exaone_bench/pooling.py)
-    skipped = (padded - reviews) * layer_flops(model.config, mean_len)[0]
-    executed = padded * flops_per_token(model.config, round(mean_len)) - skipped
-    achieved = 3 * executed / result.seconds
+    achieved = 3 * executed_flops(model.config, data, order) / result.seconds
 
     model = classifier_from(causal, runner.num_labels, 0, pad)
     plain_s, plain_tokens = plain_loop(model, data, args.steps, setup.training.batch_size, pad, setup.training.lr)

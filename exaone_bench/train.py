@@ -57,9 +57,11 @@ def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
     model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype).to(causal_lm.device)
     backbone = getattr(model, model.base_model_prefix)
     backbone.load_state_dict(getattr(causal_lm, causal_lm.base_model_prefix).state_dict())
+    # drawn on the CPU and copied: the same head on every device (a CPU generator cannot fill a GPU tensor)
     gen = torch.Generator().manual_seed(seed)
+    head = torch.empty(model.score.weight.shape, dtype=model.score.weight.dtype)
     with torch.no_grad():
-        model.score.weight.normal_(0.0, config.initializer_range, generator=gen)
+        model.score.weight.copy_(head.normal_(0.0, config.initializer_range, generator=gen))
     return model
 
 
@@ -149,7 +151,9 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
         for step, index in enumerate(bar):
             for group in opt.param_groups:
                 group["lr"] = setup.lr * lr_factor(step, setup)
-            x, mask, y = (t.to(model.device) for t in data.batch(index, pad_id))
+            x, mask, y = data.batch(index, pad_id)
+            result.tokens += int(mask.sum())  # counted on the CPU: no device sync per step
+            x, mask, y = x.to(model.device), mask.to(model.device), y.to(model.device)
             with autocast(model, dtype):
                 logits = model(input_ids=x, attention_mask=mask).logits.float()
             loss = F.cross_entropy(logits, y)
@@ -163,7 +167,6 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             result.losses.append(loss.detach())
-            result.tokens += int(mask.sum())
             if progress and step % 20 == 0:
                 bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{result.tokens / (time.perf_counter() - start):,.0f}")
             if validation is not None and setup.eval_every and (step + 1) % setup.eval_every == 0:

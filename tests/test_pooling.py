@@ -117,3 +117,25 @@ def test_analytic_flops_count_the_layers_weights_and_the_skipped_query_side(kind
     assert layer_flops(model.config, 10)[0] == 2 * query_side + attention
     layers = model.config.num_hidden_layers
     assert flops_per_token(model.config, 10) == layers * (2 * sum(weights.values()) + attention) + 2 * model.score.weight.numel()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (every other test runs the CPU path)")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_loop_on_cuda_matches_the_cpu(dtype):
+    """`device: cuda`: the seeded head is the CPU's, and the loop with its hooks gives the CPU's losses."""
+    from transformers import Exaone4ForCausalLM
+
+    from exaone_bench.train import classifier_from, predict
+
+    torch.manual_seed(0)
+    causal = Exaone4ForCausalLM(tiny_exaone_config())
+    data, setup = _reviews(), TrainingSetup(steps=6, batch_size=4, warmup_steps=1, length_bucket=2, eval_every=3)
+    cpu, gpu = classifier_from(causal, 3, 5, 0), classifier_from(causal.to("cuda"), 3, 5, 0)
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.score.weight.cpu(), cpu.score.weight, rtol=0, atol=0)
+    reference = train(cpu, data, setup, 0, pad_id=0, validation=data)
+    result = train(gpu, data, setup, 0, pad_id=0, validation=data, dtype=dtype)
+    tolerance = 1e-4 if dtype == "float32" else 5e-2  # bf16 keeps 8 bits of mantissa
+    np.testing.assert_allclose(result.losses, reference.losses, rtol=tolerance, atol=tolerance)
+    logits = predict(gpu, data, 0, dtype=dtype)
+    np.testing.assert_allclose(logits, predict(cpu, data, 0), rtol=tolerance, atol=tolerance)

@@ -1,0 +1,107 @@
+"""The one training loop at full size: a classifier on EXAONE-4.0-1.2B's config, on a GPU.
+
+Needs CUDA (nothing else in the project does). Weights are random: the real checkpoint cannot be
+fetched here, and a step's time does not depend on the values. The classifier is built by the
+suite's `classifier_from` and fine-tuned by its `train()` on the review split, tokenised by
+exaone-tiny's tokenizer (real review lengths; its ids are valid in the 102,400-token vocabulary).
+Prints per dtype (fp32, and bf16 autocast over fp32 master weights as `dtype: bfloat16` runs):
+ms/step, tokens/s, achieved TFLOP/s = 3 x the forward FLOPs the loop executes / time (counted as
+in bench_train_throughput.py) against the GPU's dense matmul rate measured in the same run, peak
+GPU memory, and batch-1 latency under the setup's protocol (32 tokens).
+
+    python benchmarks/bench_fullsize_gpu.py [--steps 30] [--batch-sizes 32 128] [--setup experiments/setup.yaml]
+
+The setup's batch (32 reviews, ~1,000 tokens) is what the suite trains with; larger batches show
+where the step stops being bound by kernel launches.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from bench_train_throughput import executed_flops  # this folder is on sys.path when run as a script
+from exaone_bench.evaluate import latency_ms
+from exaone_bench.runner import Runner
+from exaone_bench.spec import load_setup
+from exaone_bench.train import batch_order, classifier_from, encode, train
+
+CONFIG = Path(__file__).parent / "exaone-4.0-1.2b.config.json"
+
+
+def matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
+    a, b = (torch.randn(n, n, device="cuda", dtype=dtype) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * n**3 * 10 / (time.perf_counter() - t) / 1e12
+
+
+def random_exaone_1_2b():
+    """EXAONE-4.0-1.2B's architecture on the GPU, N(0, 0.02) weights and unit norms."""
+    from transformers import Exaone4Config, Exaone4ForCausalLM
+
+    cfg = {k: v for k, v in json.loads(CONFIG.read_text()).items()
+           if k not in ("architectures", "torch_dtype", "transformers_version")}
+    with torch.device("meta"):
+        model = Exaone4ForCausalLM(Exaone4Config(**cfg))
+    model.to_empty(device="cuda")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.02) if p.dim() > 1 else p.fill_(1.0)
+    model.tie_weights()
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="default: the setup's")
+    parser.add_argument("--setup", default="experiments/setup.yaml")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_fullsize_gpu.py needs a CUDA GPU")
+    setup = load_setup(args.setup, device="cuda")
+    training = dataclasses.replace(setup.training, steps=args.steps)
+    runner = Runner(setup)
+    _, tokenizer, _ = runner.load_base()
+    pad = tokenizer.pad_token_id
+    data = encode(tokenizer, runner.texts["train"], runner.labels["train"], training.max_length)
+    causal = random_exaone_1_2b()
+    print(f"{torch.cuda.get_device_name()}; torch {torch.__version__}; EXAONE-4.0-1.2B config, "
+          f"{sum(p.numel() for p in causal.parameters()):,} parameters (random weights); "
+          f"{args.steps} steps x batch {training.batch_size} reviews")
+    model = classifier_from(causal, runner.num_labels, 0, pad)
+    del causal
+    peaks = {dtype: matmul_tflops(dtype) for dtype in (torch.float32, torch.bfloat16)}
+    lat = setup.evaluation.latency
+    for batch_size in args.batch_sizes or [training.batch_size]:
+        setup_b = dataclasses.replace(training, batch_size=batch_size)
+        flops = 3 * executed_flops(model.config, data, batch_order([len(x) for x in data.ids], setup_b, 0))
+        for dtype, torch_dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+            # Warm-up over the very batches timed next (seed 0): each new review length makes the
+            # caching allocator reserve new blocks (cudaMalloc), ~1,000 of them in a first bf16 pass.
+            train(model, data, setup_b, 0, pad, dtype=dtype)
+            torch.cuda.reset_peak_memory_stats()
+            result = train(model, data, setup_b, 0, pad, dtype=dtype)
+            achieved, peak = flops / result.seconds / 1e12, peaks[torch_dtype]
+            memory = torch.cuda.max_memory_allocated() / 2**30
+            print(f"batch {batch_size:>3} {dtype:<9} {result.seconds / args.steps * 1000:7.1f} ms/step "
+                  f"{result.tokens_per_second:9.0f} tokens/s {achieved:6.1f} TFLOP/s = {achieved / peak:5.1%} of the "
+                  f"measured {peak:.0f} TFLOP/s matmul; peak memory {memory:.1f} GiB")
+    for torch_dtype in (torch.float32, torch.bfloat16):  # the bf16 copy last: it replaces the fp32 weights
+        ms = latency_ms([model.to(torch_dtype)], lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)[0]
+        print(f"latency with {str(torch_dtype).replace('torch.', '')} weights: {ms:.1f} ms "
+              f"(median of {lat.repeats} forwards, batch {lat.batch_size} x {lat.seq_len} tokens)")
+
+
+if __name__ == "__main__":
+    main()
