@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
-from pathlib import Path
 
 import torch
 
 from bench_train_throughput import executed_flops  # this folder is on sys.path when run as a script
+from random_exaone import build
 from exaone_bench.evaluate import latency_ms
 from exaone_bench.runner import Runner
 from exaone_bench.spec import load_setup
 from exaone_bench.train import batch_order, classifier_from, encode, train
-
-CONFIG = Path(__file__).parent / "exaone-4.0-1.2b.config.json"
 
 
 def matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
@@ -43,22 +40,6 @@ def matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
         a @ b
     torch.cuda.synchronize()
     return 2 * n**3 * 10 / (time.perf_counter() - t) / 1e12
-
-
-def random_exaone_1_2b():
-    """EXAONE-4.0-1.2B's architecture on the GPU, N(0, 0.02) weights and unit norms."""
-    from transformers import Exaone4Config, Exaone4ForCausalLM
-
-    cfg = {k: v for k, v in json.loads(CONFIG.read_text()).items()
-           if k not in ("architectures", "torch_dtype", "transformers_version")}
-    with torch.device("meta"):
-        model = Exaone4ForCausalLM(Exaone4Config(**cfg))
-    model.to_empty(device="cuda")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.02) if p.dim() > 1 else p.fill_(1.0)
-    model.tie_weights()
-    return model
 
 
 def main() -> None:
@@ -75,7 +56,7 @@ def main() -> None:
     _, tokenizer, _ = runner.load_base()
     pad = tokenizer.pad_token_id
     data = encode(tokenizer, runner.texts["train"], runner.labels["train"], training.max_length)
-    causal = random_exaone_1_2b()
+    causal = build(device="cuda")
     print(f"{torch.cuda.get_device_name()}; torch {torch.__version__}; EXAONE-4.0-1.2B config, "
           f"{sum(p.numel() for p in causal.parameters()):,} parameters (random weights); "
           f"{args.steps} steps x batch {training.batch_size} reviews")

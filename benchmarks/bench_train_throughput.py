@@ -44,9 +44,14 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def padded_tokens(data, order) -> tuple[int, int]:
+    """(padded tokens, reviews) over the batches `order`: each batch is padded to its longest review."""
+    return sum(len(b) * max(len(data.ids[i]) for i in b) for b in order), sum(len(b) for b in order)
+
+
 def executed_flops(config, data, order) -> float:
     """Forward FLOPs the loop runs over the batches `order`: padded tokens, less the pooled layer's skips."""
-    padded, reviews = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order), sum(len(b) for b in order)
+    padded, reviews = padded_tokens(data, order)
     mean_len = padded / reviews
     # every position but the pooled one skips the last layer's query side (exaone_bench/pooling.py)
     skipped = (padded - reviews) * layer_flops(config, mean_len)[0]
@@ -94,7 +99,7 @@ def main() -> None:
         warm = train(model, data, setup.training, 1, pad)  # compiles, then runs the same steps
         print(f"torch.compile: first run {time.perf_counter() - t:.0f} s ({warm.tokens_per_second:.0f} tokens/s with compiling)")
     order = batch_order([len(x) for x in data.ids], setup.training, 0)
-    mean_len = sum(len(b) * max(len(data.ids[i]) for i in b) for b in order) / sum(len(b) for b in order)
+    padded, reviews = padded_tokens(data, order)
     result = train(model, data, setup.training, 0, pad)
     achieved = 3 * executed_flops(model.config, data, order) / result.seconds
 
@@ -105,7 +110,7 @@ def main() -> None:
           f"{args.steps} steps x batch {setup.training.batch_size}")
     print(f"machine fp32 matmul (1024^3):  {peak / 1e9:7.1f} GFLOP/s")
     print(f"our loop:   {result.tokens_per_second:8.0f} tokens/s, {achieved / 1e9:6.1f} GFLOP/s achieved "
-          f"= {achieved / peak:5.1%} of measured matmul peak (mean padded length {mean_len:.1f})")
+          f"= {achieved / peak:5.1%} of measured matmul peak (mean padded length {padded / reviews:.1f})")
     print(f"plain loop: {plain_tokens / plain_s:8.0f} tokens/s   -> ours / plain = "
           f"{result.tokens_per_second / (plain_tokens / plain_s):.2f}x")
 

@@ -15,15 +15,15 @@ from transformers import Exaone4Config, Exaone4ForCausalLM
 CONFIG = Path(__file__).parent / "exaone-4.0-1.2b.config.json"
 
 
-def build(seed: int = 0) -> Exaone4ForCausalLM:
-    """Allocated without the slow default init, then filled with N(0, 0.02) weights and unit norms."""
+def build(seed: int = 0, device: str = "cpu") -> Exaone4ForCausalLM:
+    """Allocated on `device` without the slow default init, then filled with N(0, 0.02) weights and unit norms."""
     cfg = json.loads(CONFIG.read_text())
     for key in ("architectures", "torch_dtype", "transformers_version"):
         cfg.pop(key, None)
     with torch.device("meta"):
         model = Exaone4ForCausalLM(Exaone4Config(**cfg))
-    model.to_empty(device="cpu")
-    gen = torch.Generator().manual_seed(seed)
+    model.to_empty(device=device)
+    gen = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.02, generator=gen) if p.dim() > 1 else p.fill_(1.0)
