@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def main() -> None:
               f"{mem.get('rss_mb', 0):>12.0f}  {r['verdict']}")
     print("(peak RSS is the worker's maximum so far: it stays flat when each variant's memory is released)")
     work = sum(r["seconds"]["total"] for r in doc["variants"])
-    workers = max(1, int(args.n))
+    workers = max(1, int(args.n)) if args.n.isdigit() else os.cpu_count()  # -n auto: one worker per CPU
     print(f"stages: start-up and collection {doc['started'] - started:.0f} s; variants {work:.0f} worker-seconds "
           f"({work / workers:.0f} s on {workers} worker(s)); latency {doc.get('latency_seconds') or 0:.0f} s; "
           f"from results.json to exit (report, MLflow artifacts) {ended - doc['finished']:.0f} s; "
