@@ -35,8 +35,6 @@ SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num
                 "intermediate_size": "intermediate_size", "vocab_size": "vocab_size"}
 
 
-LATENCY_MEMORY_BYTES = 2 * 2**30  # models held at once while their latencies are interleaved
-
 
 class Runner:
     """Holds the fixed split and the setup; builds, trains and evaluates one model at a time."""
@@ -143,18 +141,22 @@ class Runner:
         Weights do not change the time, so each model is built from its config with random
         weights, and identical architectures are timed once. The session calls this after the
         last item with nothing else running. The models' forwards are interleaved, as many models
-        at a time as fit in LATENCY_MEMORY_BYTES: timed one after another on this shared 2-core
+        at a time as fit in `latency_memory_budget`: timed one after another on this shared 2-core
         machine, two identical architectures measured 10.7 and 14.6 ms in the same session.
         """
         keys = [json.dumps(c, sort_keys=True) for c in configs]
         distinct = dict(zip(keys, configs))  # one config per architecture
         lat, ms = self.setup.evaluation.latency, {}
-        for group in self._latency_groups(distinct):
+        for group in self._latency_groups(distinct, latency_memory_budget(self.latency_device())):
             models = [self._random_classifier(distinct[k]) for k in group]
             ms.update(zip(group, latency_ms(models, lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)))
             del models
             gc.collect()
         return [ms[k] for k in keys]
+
+    def latency_device(self) -> str:
+        """Where latency is timed: the GPU when the setup runs on one, else the CPU."""
+        return "cuda" if self.setup.device != "cpu" and torch.cuda.is_available() else "cpu"
 
     def _random_classifier(self, config: dict, device: str | None = None):
         from transformers import AutoConfig, AutoModelForSequenceClassification
@@ -163,18 +165,16 @@ class Runner:
         cfg = AutoConfig.for_model(config.pop("model_type"), **config)
         cfg.num_labels = self.num_labels
         cfg.pad_token_id = cfg.pad_token_id if cfg.pad_token_id is not None else cfg.eos_token_id
-        if device is None:
-            device = "cuda" if self.setup.device != "cpu" and torch.cuda.is_available() else "cpu"
         torch.manual_seed(0)
-        with torch.device(device):
+        with torch.device(device or self.latency_device()):
             return AutoModelForSequenceClassification.from_config(cfg)
 
-    def _latency_groups(self, configs: dict[str, dict]) -> list[list[str]]:
-        """Keys of consecutive configs whose fp32 weights together fit in LATENCY_MEMORY_BYTES (one at least)."""
-        groups, size = [], LATENCY_MEMORY_BYTES
+    def _latency_groups(self, configs: dict[str, dict], budget: int) -> list[list[str]]:
+        """Keys of consecutive configs whose fp32 weights together fit in `budget` bytes (one at least)."""
+        groups, size = [], budget
         for key, c in configs.items():
             nbytes = 4 * sum(p.numel() for p in self._random_classifier(c, device="meta").parameters())
-            if size + nbytes > LATENCY_MEMORY_BYTES:
+            if size + nbytes > budget:
                 groups.append([])
                 size = 0
             groups[-1].append(key)
@@ -314,6 +314,18 @@ class Runner:
         gc.collect()
         result["memory"] = memory_mb()
         return result
+
+
+def latency_memory_budget(device: str) -> int:
+    """Bytes of weights held at once while latencies are interleaved: a quarter of the device's free memory.
+
+    The rest is left to activations, the allocator and whatever else runs on the machine.
+    """
+    if device == "cuda":
+        return torch.cuda.mem_get_info()[0] // 4
+    import psutil
+
+    return psutil.virtual_memory().available // 4
 
 
 def shared_seeds(root: Path, seeds: list[int], build, wait: bool = True) -> list[dict]:

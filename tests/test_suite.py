@@ -293,9 +293,19 @@ def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_p
     monkeypatch.setattr(runner_mod, "latency_ms", lambda models, *args: timed.append(len(models)) or real(models, *args))
     ms = runner.latencies([base, small, base])
     assert timed == [2] and len(ms) == 3 and ms[0] == ms[2] and min(ms) > 0
-    monkeypatch.setattr(runner_mod, "LATENCY_MEMORY_BYTES", 1)  # nothing fits beside another: one at a time
+    monkeypatch.setattr(runner_mod, "latency_memory_budget", lambda device: 1)  # nothing fits beside another
     timed.clear()
     assert len(runner.latencies([base, small])) == 2 and timed == [1, 1]
+
+
+def test_latency_memory_budget_is_a_quarter_of_free_memory():
+    """The budget follows the machine: a quarter of what is available now (slack for other processes' churn)."""
+    import psutil
+
+    from exaone_bench.runner import latency_memory_budget
+
+    quarter = psutil.virtual_memory().available / 4
+    assert 0.5 * quarter < latency_memory_budget("cpu") < 1.5 * quarter
 
 
 def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference):
