@@ -35,7 +35,6 @@ SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num
                 "intermediate_size": "intermediate_size", "vocab_size": "vocab_size"}
 
 
-
 class Runner:
     """Holds the fixed split and the setup; builds, trains and evaluates one model at a time."""
 
