@@ -251,7 +251,8 @@ def token_blocks(tokenizer, texts: list[str], seq_len: int, n: int | None = None
 
     eos, need, stream = tokenizer.eos_token_id, None if n is None else n * seq_len, []
     for start in range(0, len(texts), chunk):
-        for ids in tokenizer(list(texts[start : start + chunk]), add_special_tokens=False)["input_ids"]:
+        # verbose=False: a play longer than model_max_length is cut into blocks below, never fed whole
+        for ids in tokenizer(list(texts[start : start + chunk]), add_special_tokens=False, verbose=False)["input_ids"]:
             stream.extend(ids)
             if eos is not None:
                 stream.append(eos)

@@ -371,12 +371,15 @@ def read_part(d: Path) -> dict:
 def model_fingerprint(causal_lm, tokenizer, *context) -> str | None:
     """sha256 of a model's config, vocabulary and weights, plus `context`: equal only for the same model.
 
-    None when some weights are offloaded (meta tensors under a device map): such a model is not shared.
+    The directory it was loaded from is not part of it: the same model from two data dirs is one
+    model. None when some weights are offloaded (meta tensors under a device map): such a model
+    is not shared.
     """
     state = causal_lm.state_dict()
     if any(t.is_meta for t in state.values()):
         return None
-    h = hashlib.sha256(json.dumps([causal_lm.config.to_dict(), tokenizer.get_vocab(), context],
+    config = {k: v for k, v in causal_lm.config.to_dict().items() if k != "_name_or_path"}
+    h = hashlib.sha256(json.dumps([config, tokenizer.get_vocab(), context],
                                   sort_keys=True, default=str).encode())
     for name, tensor in state.items():
         h.update(name.encode())

@@ -122,3 +122,21 @@ def test_token_blocks_cut_one_eos_joined_stream(micro_reference):
     assert data.token_blocks(tok, texts, seq_len=16, n=3).flatten().tolist() == stream[:48]
     with pytest.raises(ValueError, match=f"need 1600 tokens, the texts give {len(stream)}"):
         data.token_blocks(tok, texts, seq_len=16, n=100)
+
+
+def test_token_blocks_cut_a_text_longer_than_the_model_max_length_silently(micro_reference, caplog):
+    """A whole play is longer than model_max_length: it is cut into blocks, so no 'indexing errors' warning."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    tok = AutoTokenizer.from_pretrained(micro_reference)
+    tok.model_max_length = 64
+    play = "the cast is superb and the plot moves " * 40
+    hf_logging.enable_propagation()  # transformers' loggers do not reach caplog otherwise
+    try:
+        blocks = data.token_blocks(tok, [play], seq_len=16)
+    finally:
+        hf_logging.disable_propagation()
+    assert blocks.numel() > tok.model_max_length
+    assert blocks.flatten().tolist() == tok(play, add_special_tokens=False, verbose=False)["input_ids"][: blocks.numel()]
+    assert "longer than the specified maximum" not in caplog.text

@@ -308,9 +308,10 @@ def test_latency_memory_budget_is_a_quarter_of_free_memory():
     assert 0.5 * quarter < latency_memory_budget("cpu") < 1.5 * quarter
 
 
-def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference):
-    """Same config, vocabulary and weights: equal; one weight moved by 1e-7, another vocabulary or setup: not."""
+def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference, tmp_path):
+    """Same config, vocabulary and weights: equal, wherever loaded from; one weight moved by 1e-7, another vocabulary or setup: not."""
     import copy
+    import shutil
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -321,6 +322,8 @@ def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference):
     twin = copy.deepcopy(model)
     first = model_fingerprint(model, tokenizer, "setup-a")
     assert model_fingerprint(twin, tokenizer, "setup-a") == first
+    moved = shutil.copytree(micro_reference, tmp_path / "elsewhere")  # another data dir, the same files
+    assert model_fingerprint(AutoModelForCausalLM.from_pretrained(moved), AutoTokenizer.from_pretrained(moved), "setup-a") == first
     assert model_fingerprint(model, tokenizer, "setup-b") != first
     tokenizer.add_tokens(["<extra>"])
     assert model_fingerprint(model, tokenizer, "setup-a") != first
