@@ -12,7 +12,7 @@ Prints, for the thread count given:
     python benchmarks/bench_train_throughput.py [--threads 2] [--steps 60] [--attn eager]
         [--sdpa-backend math] [--compile | --compile-elementwise]
 
-The options are alternatives to our loop's defaults that were measured and rejected (see the
+The options are alternatives to our loop's defaults that were measured and not adopted (see the
 README's Benchmarks): `--attn eager` swaps transformers' SDPA attention for the eager one,
 `--sdpa-backend math` forces SDPA's unfused kernel instead of the CPU flash kernel, `--compile`
 wraps the classifier's forward in `torch.compile(dynamic=True)`, and `--compile-elementwise`
@@ -81,8 +81,8 @@ def elementwise_compiled():
         return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
     @torch.compile(dynamic=True)
-    def rotate(q, k, cos, sin):
-        return rotary(q, k, cos, sin)
+    def rotate(q, k, cos, sin, unsqueeze_dim: int):
+        return rotary(q, k, cos, sin, unsqueeze_dim)
 
     @torch.compile(dynamic=True)
     def silu_gate(gate, up):
@@ -90,7 +90,7 @@ def elementwise_compiled():
 
     eager = exaone4.Exaone4RMSNorm.forward, exaone4.Exaone4MLP.forward
     exaone4.Exaone4RMSNorm.forward = lambda self, x: rms_norm(x, self.weight, self.variance_epsilon)
-    exaone4.apply_rotary_pos_emb = lambda q, k, cos, sin, unsqueeze_dim=1: rotate(q, k, cos, sin)
+    exaone4.apply_rotary_pos_emb = lambda q, k, cos, sin, unsqueeze_dim=1: rotate(q, k, cos, sin, unsqueeze_dim)
     exaone4.Exaone4MLP.forward = lambda self, x: self.down_proj(silu_gate(self.gate_proj(x), self.up_proj(x)))
     try:
         yield
@@ -124,7 +124,7 @@ def main() -> None:
     compiled = parser.add_mutually_exclusive_group()
     compiled.add_argument("--compile", action="store_true", help="torch.compile the forward (first call compiles)")
     compiled.add_argument("--compile-elementwise", action="store_true",
-                          help="torch.compile RMSNorm, rotary and SiLU gate only (see compile_elementwise)")
+                          help="torch.compile RMSNorm, rotary and SiLU gate only (see elementwise_compiled)")
     args = parser.parse_args()
     setup = load_setup(args.setup)
     setup.training.steps, setup.training.threads = args.steps, args.threads
