@@ -1,13 +1,15 @@
 """Wall time of the default experiment suite, per stage, with -n 0 or -n 2, and the floors.
 
-    python benchmarks/bench_suite.py [-n 2] [--quick] [-k EXPR]
+    python benchmarks/bench_suite.py [-n 2] [--quick] [--fresh-baseline | --cold] [-k EXPR]
 
-Runs `pytest experiments/` as a user would (warm data/reference cache assumed; a cold cache adds
-the reference build, ~5 min) and prints: the machine's 1-thread fp32 matmul GFLOP/s before and after
-(this shared machine's speed varies between days by up to ~1.5x, so wall times are only comparable
-beside it), total wall, baseline build, each variant's compress,
-fine-tune and total seconds, fine-tune tokens/s, and the suite's verdicts. Goal: <= 20 min warm,
-<= 6 min with --quick. A fresh baseline is forced by `--fresh-baseline` (deletes its cache entry).
+Runs `pytest experiments/` as a user would (warm data/reference cache assumed) and prints: the
+machine's 1-thread fp32 matmul GFLOP/s before and after (this shared machine's speed varies
+between days by up to ~1.5x, so wall times are only comparable beside it), total wall, baseline
+build, each variant's compress, fine-tune and total seconds, fine-tune tokens/s, the suite's
+verdicts, and each worker's timeline (its start-up, the gaps between its variants, its idle end).
+Goal: <= 20 min warm, <= 6 min with --quick. A fresh baseline is forced by `--fresh-baseline`
+(deletes its cache entry). `--cold` runs `make train`'s three steps on an empty data dir
+(`exaone-bench data`, `exaone-bench reference`, the suite) and times each; goal <= 25 min.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +30,13 @@ def main() -> None:
     parser.add_argument("-k", default=None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--fresh-baseline", action="store_true")
+    parser.add_argument("--cold", action="store_true", help="build data and exaone-tiny first, in an empty data dir")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
-    if args.fresh_baseline:
+    cold: list[tuple[str, float]] = []  # (step, seconds) of the steps before the suite
+    if args.cold:  # a fresh data dir, inherited by every step below: nothing cached, not even the variants' order
+        os.environ["EXAONE_BENCH_DATA"] = tempfile.mkdtemp(prefix="exaone-bench-cold-")
+    elif args.fresh_baseline:
         from exaone_bench.paths import data_dir
 
         shutil.rmtree(data_dir() / "cache" / "baselines", ignore_errors=True)
@@ -39,6 +46,10 @@ def main() -> None:
     from bench_train_throughput import matmul_peak  # this folder is on sys.path when run as a script
 
     before = matmul_peak(1) / 1e9
+    for step in ("data", "reference") if args.cold else ():
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "exaone_bench.cli", step], cwd=root, check=True, capture_output=True)
+        cold.append((step, time.perf_counter() - t))
     t0, started = time.perf_counter(), time.time()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     wall, ended = time.perf_counter() - t0, time.time()
@@ -68,6 +79,33 @@ def main() -> None:
           f"({work / workers:.0f} s on {workers} worker(s)); latency {doc.get('latency_seconds') or 0:.0f} s; "
           f"from results.json to exit (report, MLflow artifacts) {ended - doc['finished']:.0f} s; "
           f"wall beyond the variants' share {wall - work / workers:.0f} s")
+    print_timelines(doc, started)
+    if args.cold:
+        from exaone_bench.reference import cached_meta
+
+        meta = cached_meta()
+        stages = "; ".join(f"{step} {seconds:.0f} s" for step, seconds in cold)
+        print(f"cold: {stages} (pretraining {meta['seconds']['pretraining']:.0f} s at {meta['tokens_per_second']:,} "
+              f"tokens/s); suite {wall:.0f} s; total {sum(s for _, s in cold) + wall:.0f} s "
+              f"({(sum(s for _, s in cold) + wall) / 60:.1f} min)")
+        shutil.rmtree(os.environ["EXAONE_BENCH_DATA"], ignore_errors=True)
+
+
+def print_timelines(doc: dict, started: float) -> None:
+    """Each worker's start-up (session start to its first variant), gaps between variants, and idle end."""
+    by_pid: dict[int, list[dict]] = {}
+    for r in doc["variants"]:
+        if "worker" in r:
+            by_pid.setdefault(r["worker"]["pid"], []).append(r["worker"])
+    if not by_pid:
+        return
+    last = max(w["finished"] for runs in by_pid.values() for w in runs)
+    for pid, runs in sorted(by_pid.items()):
+        runs.sort(key=lambda w: w["started"])
+        gaps = [b["started"] - a["finished"] for a, b in zip(runs, runs[1:])]
+        print(f"worker {pid}: {len(runs)} variants; first began {runs[0]['started'] - started:.1f} s after the session; "
+              f"gaps between variants {sum(gaps):.1f} s (largest {max(gaps, default=0):.1f}); "
+              f"idle at the end {last - runs[-1]['finished']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -265,7 +265,7 @@ class Runner:
     # -- one variant -------------------------------------------------------------------------
     def run_variant(self, experiment: Experiment, variant: Variant) -> dict:
         s, name = self.setup, f"{experiment.name}[{variant.id}]"
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         # Distillation needs the baseline before training. Otherwise this worker first builds the
         # baseline seeds no other worker holds (none, once they are all taken) and trains its
         # variant while the others finish theirs; the baseline is read back for the comparison.
@@ -308,6 +308,8 @@ class Runner:
             "flop_ratio": params["flops_per_token"] / base["params"]["flops_per_token"],
             "training": fitted["training"], "setup_hash": s.hash, "model_fingerprint": fingerprint,
             "seconds": {"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
+            # where and when it ran: a benchmark lays out each worker's timeline from these
+            "worker": {"pid": os.getpid(), "started": started, "finished": time.time()},
         }
         del causal_lm
         gc.collect()

@@ -37,7 +37,9 @@ class BenchSession:
     _tracker: object = None
     _tags: dict = field(default_factory=dict)
     _base_config: object = None
-    _run_ids: dict = field(default_factory=dict)
+    _run_ids: dict = field(default_factory=dict)  # variant name -> future of its MLflow run id
+    _writer: object = None  # the one thread that writes to MLflow (see `_write`)
+    _writes: list = field(default_factory=list)
     latency_seconds: float | None = None  # the last stage before the report: a benchmark prints it
 
     def base_config(self):
@@ -83,9 +85,29 @@ class BenchSession:
             self._tracker.start_parent(f"session {self.stamp}", self.setup.flat(), self.setup.as_dict(), self._tags)
         return self._tracker
 
+    def _write(self, fn, *args):
+        """Run an MLflow write on the session's one writer thread, in arrival order; returns its future.
+
+        On xdist a worker starts its next variant only once the controller has handled the last
+        one's report, and the first write alone (importing mlflow, opening sqlite) took 4 s.
+        """
+        if self._writer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="exaone-bench-mlflow")
+        future = self._writer.submit(fn, *args)
+        self._writes.append(future)
+        return future
+
+    def _flush(self) -> None:
+        """Wait for every write so far; the first that failed raises here."""
+        writes, self._writes = self._writes, []
+        for future in writes:
+            future.result()
+
     def record(self, result: dict) -> None:
         self.results.append(result)
-        self._run_ids[result["name"]] = self.tracker.log_result(result, result["stage"], self._tags)
+        self._run_ids[result["name"]] = self._write(lambda: self.tracker.log_result(result, result["stage"], self._tags))
 
     def measure_latency(self, baseline: dict) -> None:
         """Latency of the baseline and every variant, measured now, interleaved, nothing else running."""
@@ -96,17 +118,18 @@ class BenchSession:
         for r, m in zip(self.results, ms[1:]):
             r["params"]["inference_latency_ms"] = m
             r["speedup"] = ms[0] / m
-            self.tracker.log_latency(self._run_ids[r["name"]], r)
+            self.tracker.log_latency(self._run_ids[r["name"]].result(), r)
 
     def record_failure(self, name: str, stage: str, error: str) -> None:
         self.failures.append({"name": name, "error": error})
-        self.tracker.log_failure(name, stage, error, self._tags)
+        self._write(lambda: self.tracker.log_failure(name, stage, error, self._tags))
 
     def finish(self, interrupted: bool) -> Path | None:
         """Log baseline and floors, write results.json and the report from MLflow, close the parent."""
-        if self._tracker is None:
+        if self._writer is None:  # nothing was recorded
             return None
         try:
+            self._flush()
             # a copy: latency is written into it, and the runner keeps its own baseline in memory
             baseline = copy.deepcopy({k: v for k, v in self.runner.baseline().items() if k not in ("preds", "train_logits")})
             self.measure_latency(baseline)
@@ -116,7 +139,8 @@ class BenchSession:
             self.write_results(baseline)
             readme = self.write_report()
         except BaseException:
-            self.tracker.end_parent("FAILED")
+            if self._tracker is not None:
+                self._tracker.end_parent("FAILED")
             raise
         self.tracker.end_parent("KILLED" if interrupted else "FINISHED")
         return readme
@@ -125,6 +149,8 @@ class BenchSession:
         """At the controller's end, whatever happened: keep the durations, drop this run's scratch."""
         from .schedule import record_durations
 
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
         if self.durations:
             record_durations(self.durations)
         shutil.rmtree(self.run_dir, ignore_errors=True)

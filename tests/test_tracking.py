@@ -174,3 +174,31 @@ def test_variants_at_the_same_point_share_one_plot_label():
     _annotate(ax, [(10.0, 0.675, "drop_layers[last2]"), (10.0, 0.675, "drop_layers[lowest-influence-2]"), (9.0, 0.68, "x")])
     assert sorted(t.get_text() for t in ax.texts) == ["drop_layers[last2] = drop_layers[lowest-influence-2]", "x"]
     plt.close(fig)
+
+
+def test_mlflow_writes_leave_the_controller_free_and_keep_their_order(tmp_path, micro_reference, monkeypatch):
+    """`record` returns while MLflow is busy (on xdist the next variant waits for it); writes land in order."""
+    import threading
+
+    from mlflow.tracking import MlflowClient
+
+    from exaone_bench.session import BenchSession
+    from exaone_bench.spec import load_setup
+
+    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    session = BenchSession(load_setup(tmp_path / "setup.yaml"), tmp_path)
+    busy = threading.Event()
+    session._write(busy.wait, 60)  # MLflow still busy with an earlier write
+    for name in ("drop_layers[a]", "drop_layers[b]"):
+        session.record({"name": name, "stage": "compression", "strategy": "drop_layers", "metrics": {"accuracy": 0.5}})
+    assert not any(session._run_ids[n].done() for n in session._run_ids)  # recorded, not yet written
+    busy.set()
+    session._flush()
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    a, b = (client.get_run(session._run_ids[n].result()) for n in ("drop_layers[a]", "drop_layers[b]"))
+    assert (a.data.tags["variant_name"], b.data.tags["variant_name"]) == ("drop_layers[a]", "drop_layers[b]")
+    assert a.info.start_time <= b.info.start_time and a.info.status == b.info.status == "FINISHED"
+    assert a.data.tags["mlflow.parentRunId"] == session._tracker.parent_id
+    session._tracker.end_parent("FINISHED")
+    session.close()
