@@ -78,8 +78,10 @@ def pytest_collection_modifyitems(config, items):
         return
     from .schedule import longest_first, read_durations
 
+    setup = config.stash[session_key].setup
+    shipped = Path(setup.path).parent / "durations.json" if setup.path else None
     slots = [i for i, item in enumerate(items) if isinstance(item, VariantItem)]
-    for i, item in zip(slots, longest_first([items[i] for i in slots], read_durations())):
+    for i, item in zip(slots, longest_first([items[i] for i in slots], read_durations(shipped))):
         items[i] = item
 
 

@@ -3,6 +3,10 @@
 xdist hands items out in collection order. Collected by file name, the longest variants
 (trim_vocab, ~6 min each) came last, and one worker finished them while the other sat idle.
 Longest first leaves the short items for the end, where they fill both workers.
+
+A machine's first run has no durations of its own: it orders by `durations.json` beside the
+setup file (committed, like pytest-split's `.test_durations`: the seconds of the run behind the
+committed report), and each run's own timings take over from then on.
 """
 from __future__ import annotations
 
@@ -17,12 +21,19 @@ def durations_path() -> Path:
     return data_dir() / "cache" / "durations.json"
 
 
-def read_durations() -> dict[str, float]:
-    """Seconds of each variant's call (by node id) in the last run that ran it; {} before any run."""
+def _read(path: Path) -> dict[str, float]:
     try:
-        return json.loads(durations_path().read_text())
+        return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+def read_durations(shipped: Path | None = None) -> dict[str, float]:
+    """Seconds of each variant's call (by node id) in this machine's last run that ran it.
+
+    Variants this machine never ran take theirs from `shipped` (a committed durations.json), if given.
+    """
+    return {**(_read(shipped) if shipped is not None else {}), **_read(durations_path())}
 
 
 def record_durations(durations: dict[str, float]) -> None:

@@ -110,6 +110,24 @@ def test_variants_run_longest_first_by_their_last_durations(suite, data_root):
     out.stdout.fnmatch_lines(["*drop_layers[[]impossible[]]", "*reduce_mlp[[]half[]]", "*drop_layers[[]last1[]]"])
 
 
+def test_a_first_run_orders_by_the_durations_shipped_beside_the_setup(suite, data_root):
+    """No durations of this machine yet: durations.json beside setup.yaml orders; the machine's own win."""
+    (data_root / "cache" / "durations.json").unlink(missing_ok=True)
+    (suite.path / "experiments" / "durations.json").write_text(json.dumps({
+        "experiments/drop_layers.yaml::drop_layers[last1]": 10.0, "experiments/drop_layers.yaml::drop_layers[impossible]": 20.0,
+        "experiments/reduce_mlp.yaml::reduce_mlp[half]": 30.0}))
+    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out.stdout.fnmatch_lines(["*reduce_mlp[[]half[]]", "*drop_layers[[]impossible[]]", "*drop_layers[[]last1[]]"])
+    path = data_root / "cache" / "durations.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"experiments/drop_layers.yaml::drop_layers[last1]": 50.0}))
+    try:
+        out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    finally:
+        path.unlink()
+    out.stdout.fnmatch_lines(["*drop_layers[[]last1[]]", "*reduce_mlp[[]half[]]", "*drop_layers[[]impossible[]]"])
+
+
 SAME = """
 strategy: drop_layers
 hypothesis: Block influence picks one of the micro model's two layers.
