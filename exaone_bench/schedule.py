@@ -5,8 +5,9 @@ xdist hands items out in collection order. Collected by file name, the longest v
 Longest first leaves the short items for the end, where they fill both workers.
 
 A machine's first run has no durations of its own: it orders by `durations.json` beside the
-setup file (committed, like pytest-split's `.test_durations`: the seconds of the run behind the
-committed report), and each run's own timings take over from then on.
+setup file (committed, like pytest-split's `.test_durations`; the shipped one holds the call
+seconds of a `--quick` run, and only their order matters), and each run's own timings take over
+from then on.
 """
 from __future__ import annotations
 
