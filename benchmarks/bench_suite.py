@@ -29,8 +29,9 @@ def main() -> None:
     parser.add_argument("-n", default="2", help="pytest-xdist workers (0: serial)")
     parser.add_argument("-k", default=None)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--fresh-baseline", action="store_true")
-    parser.add_argument("--cold", action="store_true", help="build data and exaone-tiny first, in an empty data dir")
+    fresh = parser.add_mutually_exclusive_group()  # a cold run's baseline is fresh by construction
+    fresh.add_argument("--fresh-baseline", action="store_true", help="delete the cached baseline first")
+    fresh.add_argument("--cold", action="store_true", help="build data and exaone-tiny first, in an empty data dir")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     cold: list[tuple[str, float]] = []  # (step, seconds) of the steps before the suite
