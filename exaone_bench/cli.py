@@ -21,18 +21,33 @@ def cmd_data(args) -> int:
 
 
 def cmd_reference(args) -> int:
-    from .reference import DEFAULT, MICRO, cached_meta, ensure_reference
+    from .cache import sha256_file
+    from .reference import DEFAULT, MICRO, Paused, _meta_of, ensure_reference, shipped_dir, shipped_meta
 
     recipe = MICRO if args.micro else DEFAULT
     t0 = time.perf_counter()
-    out = ensure_reference(recipe, rebuild=args.rebuild)
-    meta = cached_meta(recipe)
-    val = meta["validation"]
-    print(f"{recipe.name} ready at {out} ({time.perf_counter() - t0:.1f}s; recipe {meta['recipe_hash']})")
-    print(f"  parameters {meta['parameters']:,}; pretraining {meta['seconds']['pretraining']}s "
-          f"at {meta['tokens_per_second']:,} tokens/s")
-    for name, v in val.items():
+    try:
+        out = ensure_reference(recipe, rebuild=args.rebuild, device=args.device, steps_per_piece=args.steps_per_piece)
+    except Paused as e:
+        print(e)
+        return 0
+    meta = _meta_of(out, recipe)
+    weights = sha256_file(out / "model.safetensors")
+    where = "shipped checkpoint verified" if out == shipped_dir(recipe) else "built here"
+    print(f"{recipe.name}: {where} at {out} ({time.perf_counter() - t0:.1f}s; recipe {meta['recipe_hash']}; "
+          f"model.safetensors sha256 {weights[:16]})")
+    hosts = sorted({p["host"]["gpu"] or p["host"]["cpu"] for p in meta.get("trained_on", [])})
+    print(f"  parameters {meta['parameters']:,}; {meta['tokens_seen']:,} tokens; pretraining "
+          f"{meta['seconds']['pretraining']}s at {meta['tokens_per_second']:,} tokens/s" + (f" on {', '.join(hosts)}" if hosts else ""))
+    for name, v in meta["validation"].items():
         print(f"  {name}: LM loss {v['lm_loss']:.3f} nats vs unigram {v['unigram_loss']:.3f}")
+    shipped = shipped_meta(recipe) if out != shipped_dir(recipe) else None
+    if shipped is not None:
+        same = sha256_file(shipped_dir(recipe) / "model.safetensors") == weights
+        loss, ship_loss = (m["validation"]["corpus_holdout"]["lm_loss"] for m in (meta, shipped))
+        print(f"  vs the shipped checkpoint: {'bit-identical weights' if same else 'other weights'}; corpus hold-out "
+              f"LM loss {loss:.4f} here vs {ship_loss:.4f} shipped"
+              + ("" if same else " (float kernels differ between machines; identical only on the same one)"))
     return 0
 
 
@@ -84,9 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("reference", help="build/pretrain exaone-tiny into data/models/exaone-tiny")
-    p.add_argument("--rebuild", action="store_true", help="ignore the cache and rebuild from the recipe")
+    p = sub.add_parser("reference", help="verify the shipped exaone-tiny, or rebuild it from its recipe")
+    p.add_argument("--rebuild", action="store_true",
+                   help="pretrain from the recipe into data/models/exaone-tiny (resumes a paused run) and compare with the shipped one")
     p.add_argument("--micro", action="store_true", help="the seconds-long micro recipe (smoke test)")
+    p.add_argument("--device", default="cpu", help="where to pretrain: cpu, cuda, cuda:1 ...")
+    p.add_argument("--steps-per-piece", type=int, default=None,
+                   help="stop after this many steps (state saved); the same command again resumes")
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("analyze", help="per-parameter table (+ per-layer redundancy with --calibration N)")

@@ -15,6 +15,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score
 
 from .models.architecture import head_dim
+from .spec import BOUNDED_METRICS
 
 
 def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict:
@@ -79,7 +80,7 @@ def delta_ci(labels: np.ndarray, variant_preds: np.ndarray, baseline_preds: np.n
         b = _resample(labels, baseline_preds, items, rng, n_classes)
         deltas.append((v[0] - b[0], v[1] - b[1]))
     out = {}
-    for i, metric in enumerate(("accuracy", "precision")):
+    for i, metric in enumerate(BOUNDED_METRICS):
         ci = _interval([d[i] for d in deltas], confidence)
         out[metric] = {**ci, "distinguishable": bool(ci["ci_low"] > 0 or ci["ci_high"] < 0)}
     return out
@@ -91,7 +92,7 @@ def level_ci(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: 
     n_classes = int(max(labels.max(), preds.max())) + 1
     draws = [_resample(labels, preds, rng.integers(0, len(labels), len(labels)), rng, n_classes)
              for _ in range(resamples)]
-    return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(("accuracy", "precision"))}
+    return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(BOUNDED_METRICS)}
 
 
 def model_size_mb(model) -> float:

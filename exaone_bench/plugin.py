@@ -171,8 +171,12 @@ class ResultHooks:
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.readme is not None:
-            rejected = sum(r["verdict"] == "rejected" for r in self.bench.results)
+            count = {v: sum(r["verdict"] == v for r in self.bench.results) for v in ("confirmed", "inconclusive", "rejected")}
+            for r in self.bench.results:
+                if r["verdict"] == "inconclusive":
+                    terminalreporter.write_line(f"INCONCLUSIVE {r['message']}")
             terminalreporter.write_line(
-                f"exaone-bench: {len(self.bench.results)} variant(s), {rejected} hypothesis(es) rejected, "
+                f"exaone-bench: {len(self.bench.results)} variant(s): {count['confirmed']} confirmed, "
+                f"{count['inconclusive']} inconclusive, {count['rejected']} rejected, "
                 f"{len(self.bench.failures)} crashed; setup {self.bench.setup.hash}; "
                 f"report {os.path.relpath(self.readme, config.rootpath)}; MLflow {self.bench.tracker.uri}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,6 +22,7 @@ import torch
 from .cache import atomic_dir, stable_hash, verify_checksums, write_checksums
 from .data import DataSpec, pretraining_documents, prepare, token_blocks
 from .paths import models_dir
+from .train import decay_groups
 
 SPECIAL_TOKENS = {"pad_token": "[PAD]", "bos_token": "[BOS]", "eos_token": "[EOS]", "unk_token": "[UNK]"}
 
@@ -152,34 +155,85 @@ def _lr_at(step: int, recipe: Recipe) -> float:
     return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * cosine)
 
 
-def pretrain(model, train: torch.Tensor, recipe: Recipe, progress: bool = True) -> list[float]:
-    """Causal-LM pretraining for a fixed number of steps from a fixed seed; returns the losses."""
+RESUME = "resume.pt"
+
+
+def resume_dir(recipe: Recipe) -> Path:
+    """Where an unfinished pretraining run of `recipe` keeps its state between pieces."""
+    return models_dir() / f"{recipe.name}.resume"
+
+
+def _load_resume(path: Path, recipe: Recipe) -> dict | None:
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state if state.get("recipe_hash") == recipe.hash else None  # another recipe's state is ignored
+
+
+def pretrain(model, train: torch.Tensor, recipe: Recipe, progress: bool = True, state_dir: Path | None = None,
+             checkpoint_every: int = 200, stop_after: int | None = None) -> dict:
+    """Causal-LM pretraining for `recipe.steps` steps from a fixed seed, resumable in pieces.
+
+    With `state_dir`, every `checkpoint_every` steps the weights, the optimizer's moments, the
+    batch generator's state (the data position) and the losses so far go to state_dir/resume.pt,
+    written atomically; a later call with the same recipe continues from the last one, so on the
+    same machine a run in pieces ends with the same weights as one uninterrupted run.
+    `stop_after` ends this piece after that many steps (a run longer than one sitting).
+    Returns the losses and the pieces (steps, seconds, host) that made them.
+    """
     from tqdm.auto import tqdm
 
     gen = torch.Generator().manual_seed(recipe.seed)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr, betas=(0.9, 0.95),
-    )
+    opt = torch.optim.AdamW(decay_groups(model, recipe.weight_decay), lr=recipe.lr, betas=(0.9, 0.95))
+    state_path = state_dir / RESUME if state_dir is not None else None
+    state = _load_resume(state_path, recipe) if state_path is not None else None
+    losses, pieces, first = [], [], 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        losses, pieces, first = list(state["losses"]), list(state["pieces"]), int(state["step"])
+    device = next(model.parameters()).device
+    last = recipe.steps if stop_after is None else min(recipe.steps, first + stop_after)
+    piece = {"from_step": first, "to_step": first, "seconds": 0.0, "host": host()}
     model.train()
-    losses, tokens, start = [], 0, time.perf_counter()
-    bar = tqdm(range(recipe.steps), desc=f"pretrain {recipe.name}", disable=not progress, mininterval=1.0)
+    start = time.perf_counter()
+    bar = tqdm(range(first, last), desc=f"pretrain {recipe.name}", disable=not progress, mininterval=1.0,
+               initial=first, total=recipe.steps)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, recipe)
-        x = train[torch.randint(len(train), (recipe.batch_size,), generator=gen)]
+        x = train[torch.randint(len(train), (recipe.batch_size,), generator=gen)].to(device)
         loss = model(input_ids=x, labels=x).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
-        tokens += x.numel()
+        piece["to_step"], piece["seconds"] = step + 1, round(time.perf_counter() - start, 1)
         if step % 10 == 0 or step == recipe.steps - 1:
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{tokens / (time.perf_counter() - start):,.0f}")
-    return losses
+            done = (step + 1 - first) * recipe.batch_size * recipe.seq_len
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{done / (time.perf_counter() - start):,.0f}")
+        if state_path is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == last):
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = state_path.with_suffix(".tmp")
+            torch.save({"recipe_hash": recipe.hash, "step": step + 1, "model": model.state_dict(),
+                        "optimizer": opt.state_dict(), "generator": gen.get_state(), "losses": losses,
+                        "pieces": [*pieces, piece]}, tmp)
+            os.replace(tmp, state_path)  # a kill mid-write leaves the previous state whole
+    return {"losses": losses, "pieces": [*pieces, piece], "finished": last == recipe.steps}
+
+
+def host() -> dict:
+    """Where a piece of pretraining ran: float bits differ between CPUs (and GPUs)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    return {"cpu": names[0] if names else platform.machine(), "avx512_bf16": "avx512_bf16" in cpuinfo,
+            "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def _versions() -> dict[str, str]:
@@ -190,8 +244,16 @@ def _versions() -> dict[str, str]:
             "transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
 
 
-def build(recipe: Recipe, out: Path, progress: bool = True) -> dict:
-    """Train the tokenizer, pretrain the model and save both plus run_meta.json into `out`."""
+class Paused(RuntimeError):
+    """Pretraining stopped after its piece; the same call again resumes from the saved state."""
+
+
+def build(recipe: Recipe, out: Path, progress: bool = True, device: str = "cpu", steps_per_piece: int | None = None,
+          checkpoint_every: int = 200) -> dict:
+    """Train the tokenizer, pretrain the model (resumably) and save both plus run_meta.json into `out`.
+
+    Raises `Paused` when `steps_per_piece` ends this call before the recipe's last step.
+    """
     from transformers import Exaone4ForCausalLM
 
     t0 = time.perf_counter()
@@ -209,27 +271,33 @@ def build(recipe: Recipe, out: Path, progress: bool = True) -> dict:
     t_data = time.perf_counter() - t0
 
     torch.manual_seed(recipe.seed)
-    model = Exaone4ForCausalLM(model_config(recipe, tokenizer))
-    t1 = time.perf_counter()
-    losses = pretrain(model, train, recipe, progress)
-    t_train = time.perf_counter() - t1
+    model = Exaone4ForCausalLM(model_config(recipe, tokenizer)).to(device)
+    run = pretrain(model, train, recipe, progress, resume_dir(recipe), checkpoint_every, steps_per_piece)
+    if not run["finished"]:
+        raise Paused(f"{recipe.name}: pretraining paused at step {run['pieces'][-1]['to_step']} of {recipe.steps}; "
+                     f"state in {resume_dir(recipe)}; run the same command again to resume")
+    model = model.cpu()
+    losses, seconds = run["losses"], sum(p["seconds"] for p in run["pieces"])
+    tokens = recipe.steps * recipe.batch_size * recipe.seq_len
     meta = {
         "recipe": asdict(recipe),
         "recipe_hash": recipe.hash,
         "seed": recipe.seed,
         "versions": _versions(),
+        "trained_on": run["pieces"],
         "corpus": {"sha256": corpus_sha, "chars_by_group": sizes,
                    "train_tokens": int(train.numel()), "holdout_tokens": int(held.numel())},
         "parameters": sum(p.numel() for p in model.parameters()),
-        "tokens_seen": recipe.steps * recipe.batch_size * recipe.seq_len,
+        "tokens_seen": tokens,
+        "epochs": round(tokens / max(1, train.numel()), 2),
         "final_train_loss": float(np.mean(losses[-20:])),
         "validation": {
             "corpus_holdout": {"lm_loss": lm_loss(model, held), "unigram_loss": unigram_loss(train, held, recipe.vocab_size)},
             "review_validation_split": {"lm_loss": lm_loss(model, reviews) if len(reviews) else None,
                                         "unigram_loss": unigram_loss(train, reviews, recipe.vocab_size) if len(reviews) else None},
         },
-        "seconds": {"data_and_tokenizer": round(t_data, 1), "pretraining": round(t_train, 1)},
-        "tokens_per_second": round(recipe.steps * recipe.batch_size * recipe.seq_len / t_train),
+        "seconds": {"data_and_tokenizer": round(t_data, 1), "pretraining": round(seconds, 1)},
+        "tokens_per_second": round(tokens / max(seconds, 1e-9)),
         "loss_curve": [round(float(np.mean(losses[i : i + 20])), 4) for i in range(0, len(losses), 20)],
     }
     model.save_pretrained(out)
@@ -239,32 +307,66 @@ def build(recipe: Recipe, out: Path, progress: bool = True) -> dict:
     return meta
 
 
-def reference_dir(recipe: Recipe = DEFAULT) -> Path:
-    return models_dir() / recipe.name
+SHIPPED = Path(__file__).parent / "checkpoints"  # committed checkpoints, one folder per recipe name
 
 
-def cached_meta(recipe: Recipe = DEFAULT) -> dict | None:
-    """run_meta.json of a verified checkpoint built from exactly this recipe, else None."""
-    out = reference_dir(recipe)
-    meta_path = out / "run_meta.json"
+def shipped_dir(recipe: Recipe = DEFAULT) -> Path:
+    return SHIPPED / recipe.name
+
+
+def shipped_meta(recipe: Recipe = DEFAULT) -> dict | None:
+    """run_meta.json of the committed checkpoint of exactly this recipe, else None.
+
+    A shipped checkpoint whose files fail their checksums is an error, never a silent rebuild:
+    the suite's numbers are meant to come from those very weights.
+    """
+    return _meta_of(shipped_dir(recipe), recipe, corrupt_is_error=True)
+
+
+def _meta_of(directory: Path, recipe: Recipe, corrupt_is_error: bool = False) -> dict | None:
+    meta_path = directory / "run_meta.json"
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    if meta.get("recipe_hash") != recipe.hash or not verify_checksums(out):
+    if meta.get("recipe_hash") != recipe.hash:
+        return None
+    if not verify_checksums(directory):
+        if corrupt_is_error:
+            raise RuntimeError(f"{directory}: files do not match checksums.json; restore them with git "
+                               "(git checkout -- that folder) or rebuild with `exaone-bench reference --rebuild`")
         return None
     return meta
 
 
-def ensure_reference(recipe: Recipe = DEFAULT, rebuild: bool = False, progress: bool = True) -> Path:
-    """The checkpoint directory for `recipe`, built (atomically, under a file lock) if needed."""
+def reference_dir(recipe: Recipe = DEFAULT) -> Path:
+    """Where a checkpoint built on this machine lives (the shipped one stays in the package)."""
+    return models_dir() / recipe.name
+
+
+def cached_meta(recipe: Recipe = DEFAULT) -> dict | None:
+    """run_meta.json of a verified checkpoint built here from exactly this recipe, else None."""
+    return _meta_of(reference_dir(recipe), recipe)
+
+
+def ensure_reference(recipe: Recipe = DEFAULT, rebuild: bool = False, progress: bool = True, device: str = "cpu",
+                     steps_per_piece: int | None = None) -> Path:
+    """The checkpoint directory for `recipe`: the shipped one when it verifies, else one built here.
+
+    `rebuild` pretrains from the recipe into data/models/<name> (resuming a paused run of the
+    same recipe) even when a checkpoint is shipped; loading "exaone-tiny" still takes the shipped
+    one, so that every machine compresses the same weights.
+    """
     from filelock import FileLock
 
+    if not rebuild and shipped_meta(recipe) is not None:
+        return shipped_dir(recipe)
     out = reference_dir(recipe)
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
         if rebuild or cached_meta(recipe) is None:
             with atomic_dir(out) as tmp:
-                build(recipe, tmp, progress)
+                build(recipe, tmp, progress, device, steps_per_piece)
+            shutil.rmtree(resume_dir(recipe), ignore_errors=True)
     return out
 
 

@@ -43,9 +43,7 @@ def selection(doc: dict) -> tuple[dict | None, list[dict]]:
     bounds = [Expectation.parse(m, b, "selection") for m, b in rule["constraints"].items()]
     qualified = []
     for r in doc["variants"]:
-        ok = all((b.min_delta is None or r["deltas"][b.metric] >= b.min_delta)
-                 and (b.max_delta is None or r["deltas"][b.metric] <= b.max_delta) for b in bounds)
-        if ok:
+        if all(b.holds(r["deltas"][b.metric]) for b in bounds):
             qualified.append(r)
     # ties on the objective go to the higher accuracy, then to the name (deterministic)
     qualified.sort(key=lambda r: (r["params"][rule["objective"]], -r["metrics"]["accuracy"], r["name"]))
@@ -255,11 +253,11 @@ def render(doc: dict, out: Path) -> Path:
         lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images] + [""]
     best, qualified = selection(doc)
     lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
-    confirmed = [r["name"] for r in doc["variants"] if r["verdict"] == "confirmed"]
-    rejected = [r["name"] for r in doc["variants"] if r["verdict"] == "rejected"]
-    lines += [f"Hypotheses confirmed (CI inside the bound): {', '.join(confirmed) or 'none'}. "
-              f"Rejected (mean outside the bound): {', '.join(rejected) or 'none'}. The rest are not rejected, "
-              "but their CI reaches past the stated bound.", ""]
+    named = {v: ", ".join(r["name"] for r in doc["variants"] if r["verdict"] == v) or "none"
+             for v in ("confirmed", "rejected", "inconclusive")}
+    lines += [f"Hypotheses confirmed (every CI inside its bound): {named['confirmed']}. "
+              f"Rejected (a whole CI beyond its bound): {named['rejected']}. "
+              f"Inconclusive (a CI straddles its bound; more seeds or test items would decide it): {named['inconclusive']}.", ""]
     finals = [r for r in doc["variants"] if r["stage"] == "final"]
     for f in finals:
         parts = [r for r in doc["variants"] if r["stage"] == "compression" and len(r["compression"]) == 1

@@ -400,30 +400,26 @@ def memory_mb() -> dict:
 
 
 def judge(name: str, variant: Variant, metrics: dict, baseline: dict, ci: dict) -> tuple[str, str]:
-    """Verdict on the mean over seeds; 'confirmed' only when the CI also excludes the stated loss.
+    """Verdict from the delta's CI against every bound, so that noise alone never decides it.
 
-    rejected: some mean delta breaks its bound (the test fails);
-    confirmed: every bound holds and, where a CI exists, the whole CI lies inside the bound;
-    not rejected: the means hold but a CI reaches past a bound (inside the noise).
+    rejected (the item fails): for some bound, the whole CI lies beyond it;
+    confirmed: for every bound, the whole CI lies inside it;
+    inconclusive (the item passes; report and terminal say so): otherwise, a CI straddles a bound.
+    Two machines whose floats differ can then move a verdict to or from inconclusive, but a
+    decisive verdict flips only if both CIs miss the true delta.
     """
-    broken, inside_noise, lines = [], False, []
+    decisions, lines = [], []
     for metric, e in variant.expect.items():
-        value, base = metrics[metric], baseline[metric]
-        delta = value - base
-        if e.min_delta is not None and delta < e.min_delta:
-            broken.append(f"{metric} {value:.3f} < baseline {base:.3f} {e.min_delta:+.3f}")
-        if e.max_delta is not None and delta > e.max_delta:
-            broken.append(f"{metric} {value:.3f} > baseline {base:.3f} {e.max_delta:+.3f}")
-        if metric in ci:
-            lo, hi = ci[metric]["ci_low"], ci[metric]["ci_high"]
-            if (e.min_delta is not None and lo < e.min_delta) or (e.max_delta is not None and hi > e.max_delta):
-                inside_noise = True
-        lines.append(f"{metric} {value:.3f} vs baseline {base:.3f} (delta {delta:+.3f}"
-                     + (f", CI [{ci[metric]['ci_low']:+.3f}, {ci[metric]['ci_high']:+.3f}]" if metric in ci else "") + ")")
-    if broken:
-        return "rejected", f"{name}: {'; '.join(broken)} -> hypothesis rejected"
-    verdict = "not rejected (CI reaches past the bound)" if inside_noise else "confirmed"
-    return ("not_rejected" if inside_noise else "confirmed"), f"{name}: {'; '.join(lines)} -> {verdict}"
+        value, base, lo, hi = metrics[metric], baseline[metric], ci[metric]["ci_low"], ci[metric]["ci_high"]
+        decisions.append(e.decide(lo, hi))
+        lines.append(f"{metric} {value:.3f} vs baseline {base:.3f} (delta {value - base:+.3f}, CI [{lo:+.3f}, {hi:+.3f}]"
+                     f" {decisions[-1]} {e.describe()})")
+    verdict = "rejected" if "beyond" in decisions else "confirmed" if set(decisions) == {"inside"} else "inconclusive"
+    return verdict, f"{name}: {'; '.join(lines)} -> {VERDICT_TEXT[verdict]}"
+
+
+VERDICT_TEXT = {"rejected": "hypothesis rejected", "confirmed": "hypothesis confirmed",
+                "inconclusive": "inconclusive (a CI straddles its bound)"}
 
 
 __all__ = ["Runner", "judge"]

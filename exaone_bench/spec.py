@@ -82,6 +82,9 @@ def as_index_list(value: Any, where: str, size: int, what: str) -> list[int]:
 # Typed schemas of experiments/setup.yaml and experiments/<strategy>.yaml
 # --------------------------------------------------------------------------------------------
 METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
+# The metrics whose variant-minus-baseline delta has a bootstrap CI (evaluate.delta_ci): a bound
+# is decided by that interval, so only these can carry one.
+BOUNDED_METRICS = ("accuracy", "precision")
 STAGES = ("compression", "final")
 
 
@@ -286,7 +289,7 @@ def load_setup(path: str | Path, **overrides) -> Setup:
 
 @dataclasses.dataclass(frozen=True)
 class Expectation:
-    """One metric's expected outcome relative to the baseline (mean over seeds)."""
+    """One metric's expected outcome relative to the baseline, decided by the delta's CI."""
 
     metric: str
     min_delta: float | None = None   # variant - baseline >= min_delta
@@ -294,8 +297,10 @@ class Expectation:
 
     @classmethod
     def parse(cls, metric: str, raw: Any, where: str) -> "Expectation":
-        if metric not in METRICS:
-            raise SpecError(f"{where}: unknown metric '{metric}'; choose from {list(METRICS)}")
+        if metric not in BOUNDED_METRICS:
+            known = "has no CI of its delta" if metric in METRICS else "is not a metric"
+            raise SpecError(f"{where}: '{metric}' {known}; a bound is decided by its CI, so choose from "
+                            f"{list(BOUNDED_METRICS)}")
         check_keys(raw, ("min_delta", "max_delta"), where)
         if not raw:
             raise SpecError(f"{where}: give min_delta and/or max_delta")
@@ -303,6 +308,18 @@ class Expectation:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e6:
                 raise SpecError(f"{where}.{key}: expected a number, got {value!r}")
         return cls(metric, raw.get("min_delta"), raw.get("max_delta"))
+
+    def holds(self, delta: float) -> bool:
+        """Whether one delta (a mean, or an end of its CI) keeps the bound."""
+        return (self.min_delta is None or delta >= self.min_delta) and (self.max_delta is None or delta <= self.max_delta)
+
+    def decide(self, ci_low: float, ci_high: float) -> str:
+        """'inside' when the whole CI keeps the bound, 'beyond' when the whole CI breaks it, else 'straddles'."""
+        if self.holds(ci_low) and self.holds(ci_high):
+            return "inside"
+        if (self.min_delta is not None and ci_high < self.min_delta) or (self.max_delta is not None and ci_low > self.max_delta):
+            return "beyond"
+        return "straddles"
 
     def describe(self) -> str:
         parts = []

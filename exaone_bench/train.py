@@ -65,6 +65,13 @@ def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
     return model
 
 
+def decay_groups(model, weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: matrices decay, norm weights and biases (1-D) do not."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+
+
 def lr_factor(step: int, setup: TrainingSetup) -> float:
     if step < setup.warmup_steps:
         return (step + 1) / setup.warmup_steps
@@ -138,10 +145,7 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": setup.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=setup.lr, fused=True)
+    opt = torch.optim.AdamW(decay_groups(model, setup.weight_decay), lr=setup.lr, fused=True)
     teacher = torch.as_tensor(teacher_logits) if teacher_logits is not None else None
     result, best, best_state = TrainResult(), -1.0, None
     model.train()

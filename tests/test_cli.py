@@ -1,6 +1,7 @@
 """The `exaone-bench` console script as a user runs it (a subprocess, the installed entry point)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +28,17 @@ def test_data_command_prints_split_sizes(tmp_path):
 def test_reference_command_micro(tmp_path):
     out = run_cli("reference", "--micro", env_root=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "exaone-micro ready at" in out.stdout and "LM loss" in out.stdout
+    assert f"exaone-micro: built here at {tmp_path / 'models' / 'exaone-micro'}" in out.stdout and "LM loss" in out.stdout
+
+
+def test_reference_command_pauses_and_resumes(tmp_path):
+    out = run_cli("reference", "--micro", "--steps-per-piece", "3", env_root=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "exaone-micro: pretraining paused at step 3 of 8" in out.stdout and "run the same command again" in out.stdout
+    out = run_cli("reference", "--micro", env_root=tmp_path)
+    assert out.returncode == 0, out.stderr
+    meta = json.loads((tmp_path / "models" / "exaone-micro" / "run_meta.json").read_text())
+    assert [(p["from_step"], p["to_step"]) for p in meta["trained_on"]] == [(0, 3), (3, 8)]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -120,3 +120,94 @@ def test_device_auto_places_through_accelerate(micro_reference):
     model, _, _ = load_model(str(micro_reference), device="auto")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert model.device.type == expected and not model.training
+
+
+def _weights_sha(directory) -> str:
+    from exaone_bench.cache import sha256_file
+
+    return sha256_file(directory / "model.safetensors")
+
+
+@pytest.fixture
+def fresh_data(tmp_path, monkeypatch):
+    """An empty data dir of its own: builds here never meet another test's cache."""
+    root = tmp_path / "data"
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(root))
+    return root
+
+
+PIECES = reference.with_overrides(reference.MICRO, steps=12, max_corpus_chars=8_000)
+
+
+def test_pretraining_in_pieces_ends_with_the_weights_of_one_run(fresh_data, monkeypatch, tmp_path):
+    whole = reference.ensure_reference(PIECES, progress=False)
+    whole_sha, whole_meta = _weights_sha(whole), json.loads((whole / "run_meta.json").read_text())
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path / "pieces"))
+    for stop in (5, 10):
+        with pytest.raises(reference.Paused, match=f"paused at step {stop} of 12"):
+            reference.ensure_reference(PIECES, progress=False, steps_per_piece=5)
+        state = torch.load(reference.resume_dir(PIECES) / reference.RESUME, weights_only=True)
+        assert state["step"] == stop and len(state["losses"]) == stop
+        assert reference.cached_meta(PIECES) is None  # nothing half-built is ever a checkpoint
+    out = reference.ensure_reference(PIECES, progress=False, steps_per_piece=5)
+    meta = json.loads((out / "run_meta.json").read_text())
+    assert _weights_sha(out) == whole_sha  # same machine, same threads: bit-identical
+    assert meta["loss_curve"] == whole_meta["loss_curve"]
+    assert [(p["from_step"], p["to_step"]) for p in meta["trained_on"]] == [(0, 5), (5, 10), (10, 12)]
+    assert not reference.resume_dir(PIECES).exists()  # a finished run leaves no state behind
+
+
+def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
+    """SIGKILL mid-pretraining (no cleanup runs); the next call resumes from the last state on disk."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    recipe = reference.with_overrides(reference.MICRO, steps=400, max_corpus_chars=8_000)
+    code = ("from exaone_bench import reference as r; "
+            "recipe = r.with_overrides(r.MICRO, steps=400, max_corpus_chars=8_000); "
+            "r.ensure_reference(recipe, progress=False)")
+    state_path = reference.resume_dir(recipe) / reference.RESUME
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
+    try:
+        deadline = time.monotonic() + 120
+        while not state_path.is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the build ended before it could be killed"
+    killed_at = torch.load(state_path, weights_only=True)["step"]
+    assert 0 < killed_at < recipe.steps and reference.cached_meta(recipe) is None
+    resumed = reference.ensure_reference(recipe, progress=False)
+    pieces = json.loads((resumed / "run_meta.json").read_text())["trained_on"]
+    assert pieces[0]["from_step"] == 0 and pieces[-1]["from_step"] == killed_at and pieces[-1]["to_step"] == 400
+
+    monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path / "whole"))
+    assert _weights_sha(resumed) == _weights_sha(reference.ensure_reference(recipe, progress=False))
+
+
+def test_a_shipped_checkpoint_is_verified_instead_of_pretrained(fresh_data, monkeypatch, tmp_path, capsys):
+    import shutil
+
+    from exaone_bench import cli
+
+    built = reference.ensure_reference(PIECES, progress=False)
+    monkeypatch.setattr(reference, "SHIPPED", tmp_path / "shipped")
+    shutil.copytree(built, tmp_path / "shipped" / PIECES.name)
+    shutil.rmtree(built)
+    assert reference.ensure_reference(PIECES, progress=False) == tmp_path / "shipped" / PIECES.name
+    assert not built.exists()  # verified, not pretrained
+
+    with pytest.raises(reference.Paused):  # --rebuild pretrains even when a checkpoint is shipped
+        reference.ensure_reference(PIECES, rebuild=True, progress=False, steps_per_piece=6)
+    monkeypatch.setattr(reference, "MICRO", PIECES)
+    assert cli.main(["reference", "--micro", "--rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert f"{PIECES.name}: built here at {built}" in out
+    assert "vs the shipped checkpoint: bit-identical weights" in out
+
+    (tmp_path / "shipped" / PIECES.name / "model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(RuntimeError, match="files do not match checksums.json; restore them with git"):
+        reference.ensure_reference(PIECES, progress=False)

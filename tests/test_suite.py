@@ -67,9 +67,9 @@ def test_collection_ids_and_k_selection(suite, data_root):
 def test_pass_fail_and_readable_message(suite, data_root):
     out = suite.runpytest_subprocess("experiments", "-k", "drop_layers", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=1, failed=1)
-    out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} < baseline 0\.\d{3} \+0\.500 "
-                               r"-> hypothesis rejected"])
-    out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s), 1 hypothesis(es) rejected, 0 crashed; setup *; "
+    out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} vs baseline 0\.\d{3} \(delta [-+]0\.\d{3}, "
+                               r"CI \[[-+]0\.\d{3}, [-+]0\.\d{3}\] beyond accuracy >= baseline \+0\.500\) -> hypothesis rejected"])
+    out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s): * confirmed, * inconclusive, 1 rejected, 0 crashed; setup *; "
                               "report reports/*/README.md; MLflow sqlite:///*mlflow.db"])
     doc = results(suite)
     by_name = {r["name"]: r for r in doc["variants"]}

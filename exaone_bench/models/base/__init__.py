@@ -34,9 +34,12 @@ def resolve(source: str | Path, build: bool = True) -> Source:
     """Turn a user-given source into a loadable location, building exaone-tiny if needed."""
     text = str(source)
     if text == "exaone-tiny":
-        from ...reference import DEFAULT, ensure_reference, reference_dir
+        from ...reference import DEFAULT, ensure_reference, reference_dir, shipped_dir, shipped_meta
 
-        path = ensure_reference(DEFAULT) if build else reference_dir(DEFAULT)
+        if build:
+            path = ensure_reference(DEFAULT)
+        else:
+            path = shipped_dir(DEFAULT) if shipped_meta(DEFAULT) is not None else reference_dir(DEFAULT)
         return Source(text, "builtin", str(path))
     if text == "smollm2-135m":
         from ...paths import models_dir

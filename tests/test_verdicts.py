@@ -1,0 +1,64 @@
+"""Verdicts are decided by the delta's CI against each bound: rejected, confirmed or inconclusive."""
+from __future__ import annotations
+
+import pytest
+
+from exaone_bench.runner import judge
+from exaone_bench.spec import Expectation, SpecError, Variant
+
+
+def variant(**bounds) -> Variant:
+    expect = {m: Expectation.parse(m, b, f"test.expect.{m}") for m, b in bounds.items()}
+    return Variant(id="v", compression={"drop_layers": [1]}, expect=expect, marks=[])
+
+
+def verdict(v: Variant, lo: float, hi: float, delta: float | None = None) -> tuple[str, str]:
+    delta = (lo + hi) / 2 if delta is None else delta
+    metrics = {m: 0.70 + delta for m in v.expect}
+    base = {m: 0.70 for m in v.expect}
+    ci = {m: {"ci_low": lo, "ci_high": hi} for m in v.expect}
+    return judge("drop_layers[v]", v, metrics, base, ci)
+
+
+@pytest.mark.parametrize("lo, hi, expected", [
+    (-0.020, +0.010, "confirmed"),     # the whole CI keeps "no more than 3 points lost"
+    (-0.045, -0.010, "inconclusive"),  # the CI straddles -0.03: noise cannot tell
+    (-0.080, -0.040, "rejected"),      # the whole CI lies beyond the bound
+    (-0.030, +0.000, "confirmed"),     # an end exactly on the bound keeps it
+])
+def test_a_min_delta_bound_is_decided_by_the_whole_interval(lo, hi, expected):
+    assert verdict(variant(accuracy={"min_delta": -0.03}), lo, hi)[0] == expected
+
+
+def test_a_mean_beyond_the_bound_with_a_straddling_ci_is_inconclusive_not_rejected():
+    # The old rule rejected on the mean alone; a machine with other float bits could flip it.
+    name, message = verdict(variant(accuracy={"min_delta": -0.03}), -0.060, +0.002, delta=-0.031)
+    assert name == "inconclusive"
+    assert message.endswith("-> inconclusive (a CI straddles its bound)")
+    assert "CI [-0.060, +0.002] straddles accuracy >= baseline -0.030" in message
+
+
+@pytest.mark.parametrize("lo, hi, expected", [
+    (-0.060, -0.020, "confirmed"),     # the control: removing the first layers must hurt
+    (-0.030, +0.010, "inconclusive"),
+    (+0.000, +0.030, "rejected"),
+])
+def test_a_control_with_max_delta(lo, hi, expected):
+    assert verdict(variant(accuracy={"max_delta": -0.01}), lo, hi)[0] == expected
+
+
+def test_every_bound_must_be_inside_to_confirm_and_one_beyond_rejects():
+    v = variant(accuracy={"min_delta": -0.03}, precision={"min_delta": -0.03})
+    metrics, base = {"accuracy": 0.69, "precision": 0.60}, {"accuracy": 0.70, "precision": 0.70}
+    inside, beyond = {"ci_low": -0.02, "ci_high": 0.0}, {"ci_low": -0.15, "ci_high": -0.05}
+    assert judge("x", v, metrics, base, {"accuracy": inside, "precision": beyond})[0] == "rejected"
+    straddles = {"ci_low": -0.05, "ci_high": 0.0}
+    assert judge("x", v, metrics, base, {"accuracy": inside, "precision": straddles})[0] == "inconclusive"
+    assert judge("x", v, metrics, base, {"accuracy": inside, "precision": inside})[0] == "confirmed"
+
+
+def test_a_bound_on_a_metric_without_a_ci_fails_early():
+    with pytest.raises(SpecError, match=r"test\.expect\.recall: 'recall' has no CI of its delta; .*\['accuracy', 'precision'\]"):
+        variant(recall={"min_delta": -0.03})
+    with pytest.raises(SpecError, match=r"'acc' is not a metric"):
+        variant(acc={"min_delta": -0.03})
