@@ -22,9 +22,10 @@ def cmd_data(args) -> int:
 
 def cmd_reference(args) -> int:
     from .cache import sha256_file
-    from .reference import DEFAULT, MICRO, Paused, _meta_of, ensure_reference, shipped_dir, shipped_meta
+    from .reference import (DEFAULT, MICRO, Paused, _meta_of, ensure_reference, from_assignments, shipped_dir,
+                            shipped_meta)
 
-    recipe = MICRO if args.micro else DEFAULT
+    recipe = from_assignments(MICRO if args.micro else DEFAULT, args.set)
     t0 = time.perf_counter()
     try:
         out = ensure_reference(recipe, rebuild=args.rebuild, device=args.device, steps_per_piece=args.steps_per_piece)
@@ -106,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="where to pretrain: cpu, cuda, cuda:1 ...")
     p.add_argument("--steps-per-piece", type=int, default=None,
                    help="stop after this many steps (state saved); the same command again resumes")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a candidate recipe: override a recipe field (e.g. steps=15000, extra_corpus=brown_corpus,moby_dick); "
+                        "it builds into data/models/<name>-<hash>, beside the default")
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("analyze", help="per-parameter table (+ per-layer redundancy with --calibration N)")

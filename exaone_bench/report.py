@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .models.variants import STRATEGIES
 from .spec import Expectation
 
 
@@ -18,23 +19,8 @@ def _pm(metrics: dict, key: str) -> str:
 
 
 def removed_text(result: dict) -> str:
-    """What a variant removed, in words, from its removal records."""
-    parts = []
-    for rec in result.get("removed", []):
-        r, name = rec["removed"], rec["strategy"]
-        if name == "drop_layers":
-            parts.append(f"layers {r['layers']}")
-        elif name == "prune_heads":
-            kv = sum(map(len, r["kv_heads"])) // max(len(r["kv_heads"]), 1)
-            q = sum(map(len, r["query_heads"])) // max(len(r["query_heads"]), 1)
-            parts.append(f"{q} query heads/layer" + (f" ({kv} KV group/layer)" if kv else ""))
-        elif name in ("reduce_mlp", "reduce_hidden_dim"):
-            what = "MLP channels" if name == "reduce_mlp" else "hidden channels"
-            n = len(r["channels"][0]) if r["channels"] and isinstance(r["channels"][0], list) else len(r["channels"])
-            parts.append(f"{n} {what}" + ("/layer" if name == "reduce_mlp" else ""))
-        elif name == "trim_vocab":
-            parts.append(f"{len(r['token_ids'])} tokens")
-    return "; ".join(parts)
+    """What a variant removed, in each strategy's own words, from its removal records."""
+    return "; ".join(STRATEGIES[rec["strategy"]].words(rec["removed"]) for rec in result.get("removed", []))
 
 
 def selection(doc: dict) -> tuple[dict | None, list[dict]]:

@@ -211,3 +211,29 @@ def test_a_shipped_checkpoint_is_verified_instead_of_pretrained(fresh_data, monk
     (tmp_path / "shipped" / PIECES.name / "model.safetensors").write_bytes(b"truncated")
     with pytest.raises(RuntimeError, match="files do not match checksums.json; restore them with git"):
         reference.ensure_reference(PIECES, progress=False)
+
+
+def test_candidate_recipes_build_beside_the_default_and_bad_keys_fail():
+    cand = reference.from_assignments(reference.DEFAULT, ["steps=15000", "lr=1e-3", "extra_corpus=brown_corpus,moby_dick"])
+    assert (cand.steps, cand.lr, cand.extra_corpus) == (15000, 1e-3, ("brown_corpus", "moby_dick"))
+    assert cand.name == f"exaone-tiny-{reference.replace(cand, name='exaone-tiny').hash[:8]}"
+    assert reference.reference_dir(cand) != reference.reference_dir(reference.DEFAULT)
+    assert reference.from_assignments(reference.DEFAULT, []) == reference.DEFAULT
+    with pytest.raises(ValueError, match=r"--set 'step=3': expected key=value with key one of"):
+        reference.from_assignments(reference.DEFAULT, ["step=3"])
+    with pytest.raises(ValueError, match="steps expects a int"):
+        reference.from_assignments(reference.DEFAULT, ["steps=many"])
+
+
+def test_brown_tags_are_stripped_back_to_sentences_and_unknown_packages_fail():
+    from exaone_bench import npm_corpus
+    from exaone_bench.data import DataError
+
+    tagged = ("\n\n\tDan/np Morgan/np told/vbd himself/ppl he/pps would/md forget/vb Ann/np Turner/np ./.\n"
+              "He/pps said/vbd ``/`` no/rb ''/'' ,/, and/cc left/vbd (/( quietly/rb )/) ./.\n\n\n"
+              "\tBut/cc all/abn of/in this/dt was/bedz rationalization/nn ./.\n")
+    assert npm_corpus._brown_text(tagged) == [
+        'Dan Morgan told himself he would forget Ann Turner. He said " no ", and left (quietly).\n'
+        "But all of this was rationalization."]
+    with pytest.raises(DataError, match=r"unknown extra_corpus \['wikipedia'\]"):
+        npm_corpus.check(["brown_corpus", "wikipedia"])

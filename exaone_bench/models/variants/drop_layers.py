@@ -59,3 +59,8 @@ def cut(model, record, calib=None) -> None:
     model.get_decoder().layers = kept
     if getattr(model.config, "layer_types", None) is not None:
         model.config.layer_types = [model.config.layer_types[i] for i in keep]
+
+
+def words(removed: dict) -> str:
+    """What the report says this strategy removed."""
+    return f"layers {removed['layers']}"

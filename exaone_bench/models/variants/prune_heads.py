@@ -98,3 +98,10 @@ def cut(model, record, calib=None) -> None:
         keep_rows(attn.k_proj, head_rows(kv, hd))
         keep_rows(attn.v_proj, head_rows(kv, hd))
         keep_cols(attn.o_proj, head_rows(q, hd))
+
+
+def words(removed: dict) -> str:
+    """What the report says this strategy removed: query heads (and KV groups) per layer."""
+    kv = sum(map(len, removed["kv_heads"])) // max(len(removed["kv_heads"]), 1)
+    q = sum(map(len, removed["query_heads"])) // max(len(removed["query_heads"]), 1)
+    return f"{q} query heads/layer" + (f" ({kv} KV group/layer)" if kv else "")

@@ -58,3 +58,8 @@ def cut(model, record, calib=None) -> None:
         retie(model)
     elif head is not None:
         keep_cols(head, keep)
+
+
+def words(removed: dict) -> str:
+    """What the report says this strategy removed: residual-stream channels."""
+    return f"{len(removed['channels'])} hidden channels"

@@ -40,3 +40,8 @@ def cut(model, record, calib=None) -> None:
         keep_rows(layer.mlp.gate_proj, keep)
         keep_rows(layer.mlp.up_proj, keep)
         keep_cols(layer.mlp.down_proj, keep)
+
+
+def words(removed: dict) -> str:
+    """What the report says this strategy removed: channels per layer."""
+    return f"{len(removed['channels'][0]) if removed['channels'] else 0} MLP channels/layer"

@@ -152,3 +152,8 @@ def cut(model, record, calib=None) -> None:
         emb.padding_idx = new_id.get(emb.padding_idx)
     if calib is not None and calib.tokenizer is not None:
         calib.tokenizer = remap_tokenizer(calib.tokenizer, keep)
+
+
+def words(removed: dict) -> str:
+    """What the report says this strategy removed: vocabulary rows."""
+    return f"{len(removed['token_ids'])} tokens"
