@@ -22,7 +22,7 @@ def cmd_data(args) -> int:
 
 def cmd_reference(args) -> int:
     from .cache import sha256_file
-    from .reference import (DEFAULT, MICRO, Paused, _meta_of, ensure_reference, from_assignments, shipped_dir,
+    from .reference import (DEFAULT, MICRO, Paused, checkpoint_meta, ensure_reference, from_assignments, shipped_dir,
                             shipped_meta)
 
     recipe = from_assignments(MICRO if args.micro else DEFAULT, args.set)
@@ -32,7 +32,7 @@ def cmd_reference(args) -> int:
     except Paused as e:
         print(e)
         return 0
-    meta = _meta_of(out, recipe)
+    meta = checkpoint_meta(out, recipe)
     weights = sha256_file(out / "model.safetensors")
     where = "shipped checkpoint verified" if out == shipped_dir(recipe) else "built here"
     print(f"{recipe.name}: {where} at {out} ({time.perf_counter() - t0:.1f}s; recipe {meta['recipe_hash']}; "

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import npm_corpus
 from .cache import atomic_dir, stable_hash, verify_checksums, write_checksums
 from .data import DataSpec, pretraining_documents, prepare, token_blocks
 from .paths import models_dir
@@ -111,8 +112,6 @@ def train_tokenizer(texts: list[str], vocab_size: int):
 def _corpus(recipe: Recipe) -> tuple[list[str], dict[str, int]]:
     groups = pretraining_documents(DataSpec(seed=recipe.split_seed))
     if recipe.extra_corpus:
-        from . import npm_corpus
-
         npm_corpus.check(recipe.extra_corpus)
         groups.update({name: npm_corpus.read(name) for name in recipe.extra_corpus})
     texts, sizes = [], {}
@@ -326,10 +325,11 @@ def shipped_meta(recipe: Recipe = DEFAULT) -> dict | None:
     A shipped checkpoint whose files fail their checksums is an error, never a silent rebuild:
     the suite's numbers are meant to come from those very weights.
     """
-    return _meta_of(shipped_dir(recipe), recipe, corrupt_is_error=True)
+    return checkpoint_meta(shipped_dir(recipe), recipe, corrupt_is_error=True)
 
 
-def _meta_of(directory: Path, recipe: Recipe, corrupt_is_error: bool = False) -> dict | None:
+def checkpoint_meta(directory: Path, recipe: Recipe, corrupt_is_error: bool = False) -> dict | None:
+    """run_meta.json of the checkpoint in `directory` if it was built from `recipe` and its checksums hold."""
     meta_path = directory / "run_meta.json"
     if not meta_path.is_file():
         return None
@@ -351,7 +351,7 @@ def reference_dir(recipe: Recipe = DEFAULT) -> Path:
 
 def cached_meta(recipe: Recipe = DEFAULT) -> dict | None:
     """run_meta.json of a verified checkpoint built here from exactly this recipe, else None."""
-    return _meta_of(reference_dir(recipe), recipe)
+    return checkpoint_meta(reference_dir(recipe), recipe)
 
 
 def ensure_reference(recipe: Recipe = DEFAULT, rebuild: bool = False, progress: bool = True, device: str = "cpu",
