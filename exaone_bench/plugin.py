@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .session import BenchSession
-from .spec import SpecError, load_experiment, load_setup
+from .spec import VERDICT_TEXT, SpecError, load_experiment, load_setup
 
 session_key = pytest.StashKey[BenchSession]()
 RESULT = "exaone_bench_result"
@@ -171,7 +171,7 @@ class ResultHooks:
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.readme is not None:
-            count = {v: sum(r["verdict"] == v for r in self.bench.results) for v in ("confirmed", "inconclusive", "rejected")}
+            count = {v: sum(r["verdict"] == v for r in self.bench.results) for v in VERDICT_TEXT}
             for r in self.bench.results:
                 if r["verdict"] == "inconclusive":
                     terminalreporter.write_line(f"INCONCLUSIVE {r['message']}")

@@ -344,6 +344,11 @@ def checkpoint_meta(directory: Path, recipe: Recipe, corrupt_is_error: bool = Fa
     return meta
 
 
+def weights_sha256(directory: Path) -> str:
+    """model.safetensors's sha256 as checksums.json records it (read after `checkpoint_meta` verified it)."""
+    return json.loads((directory / "checksums.json").read_text())["model.safetensors"]
+
+
 def reference_dir(recipe: Recipe = DEFAULT) -> Path:
     """Where a checkpoint built on this machine lives (the shipped one stays in the package)."""
     return models_dir() / recipe.name

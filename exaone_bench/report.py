@@ -11,7 +11,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from .models.variants import STRATEGIES
-from .spec import Expectation
+from .spec import VERDICT_TEXT, Expectation
 
 
 def _pm(metrics: dict, key: str) -> str:
@@ -240,7 +240,7 @@ def render(doc: dict, out: Path) -> Path:
     best, qualified = selection(doc)
     lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
     named = {v: ", ".join(r["name"] for r in doc["variants"] if r["verdict"] == v) or "none"
-             for v in ("confirmed", "rejected", "inconclusive")}
+             for v in VERDICT_TEXT}
     lines += [f"Hypotheses confirmed (every CI inside its bound): {named['confirmed']}. "
               f"Rejected (a whole CI beyond its bound): {named['rejected']}. "
               f"Inconclusive (a CI straddles its bound; more seeds or test items would decide it): {named['inconclusive']}.", ""]

@@ -27,7 +27,7 @@ from .models.base import load_model
 from .models.variants import apply
 from .models.variants.surgery import shape_summary
 from .paths import data_dir
-from .spec import Experiment, Setup, Variant
+from .spec import VERDICT_TEXT, Experiment, Setup, Variant
 from .train import classifier_from, encode, predict, train
 
 SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
@@ -416,10 +416,6 @@ def judge(name: str, variant: Variant, metrics: dict, baseline: dict, ci: dict) 
                      f" {decisions[-1]} {e.describe()})")
     verdict = "rejected" if "beyond" in decisions else "confirmed" if set(decisions) == {"inside"} else "inconclusive"
     return verdict, f"{name}: {'; '.join(lines)} -> {VERDICT_TEXT[verdict]}"
-
-
-VERDICT_TEXT = {"rejected": "hypothesis rejected", "confirmed": "hypothesis confirmed",
-                "inconclusive": "inconclusive (a CI straddles its bound)"}
 
 
 __all__ = ["Runner", "judge"]

@@ -287,6 +287,11 @@ def load_setup(path: str | Path, **overrides) -> Setup:
     return setup
 
 
+# A hypothesis's verdict and how a person reads it; `runner.judge` decides it from the CIs.
+VERDICT_TEXT = {"confirmed": "hypothesis confirmed", "inconclusive": "inconclusive (a CI straddles its bound)",
+                "rejected": "hypothesis rejected"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Expectation:
     """One metric's expected outcome relative to the baseline, decided by the delta's CI."""

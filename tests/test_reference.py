@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Exaone4ForCausalLM
 
-from exaone_bench import reference
-from exaone_bench.cache import verify_checksums
+from exaone_bench import cli, reference
+from exaone_bench.cache import sha256_file, verify_checksums
 from exaone_bench.models.base import SourceError, load_model, resolve
 
 
@@ -123,8 +128,6 @@ def test_device_auto_places_through_accelerate(micro_reference):
 
 
 def _weights_sha(directory) -> str:
-    from exaone_bench.cache import sha256_file
-
     return sha256_file(directory / "model.safetensors")
 
 
@@ -159,11 +162,6 @@ def test_pretraining_in_pieces_ends_with_the_weights_of_one_run(fresh_data, monk
 
 def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
     """SIGKILL mid-pretraining (no cleanup runs); the next call resumes from the last state on disk."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
     recipe = reference.with_overrides(reference.MICRO, steps=400, max_corpus_chars=8_000)
     code = ("from exaone_bench import reference as r; "
             "recipe = r.with_overrides(r.MICRO, steps=400, max_corpus_chars=8_000); "
@@ -189,10 +187,6 @@ def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
 
 
 def test_a_shipped_checkpoint_is_verified_instead_of_pretrained(fresh_data, monkeypatch, tmp_path, capsys):
-    import shutil
-
-    from exaone_bench import cli
-
     built = reference.ensure_reference(PIECES, progress=False)
     monkeypatch.setattr(reference, "SHIPPED", tmp_path / "shipped")
     shutil.copytree(built, tmp_path / "shipped" / PIECES.name)
