@@ -19,9 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
+import records
+
 HERE = Path(__file__).parent
+GOAL = "ours <= 0.7x weightwatcher's wall time, ours <= 1.5 GiB peak RSS"
 
 WEIGHTWATCHER = """
 import sys, torch, weightwatcher
@@ -70,6 +74,12 @@ def main() -> None:
         print(f"ratio ours / weightwatcher: wall {ours[1] / ww[1]:.2f}x (goal <= 0.70), "
               f"ours peak RSS {ours[2]:.2f} GiB (goal <= 1.5)")
     (work / "bench_analysis.json").write_text(json.dumps(rows, indent=2))
+    figures = {"ours_wall_s": round(rows[0][1], 1), "ours_peak_rss_gib": round(rows[0][2], 2)}
+    if len(rows) == 2:
+        figures.update(weightwatcher_wall_s=round(rows[1][1], 1), weightwatcher_peak_rss_gib=round(rows[1][2], 2),
+                       wall_ratio_x=round(rows[0][1] / rows[1][1], 2), weightwatcher=metadata.version("weightwatcher"))
+    records.append(records.name("bench_analysis", "--skip-weightwatcher" if args.skip_weightwatcher else ""),
+                   figures, GOAL, headline=["wall_ratio_x", "ours_peak_rss_gib", "ours_wall_s"] if len(rows) == 2 else None)
 
 
 if __name__ == "__main__":

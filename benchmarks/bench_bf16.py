@@ -16,9 +16,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+import records
 from exaone_bench.spec import load_setup
 
 DTYPES = ("float32", "bfloat16")
+GOAL = "bf16 autocast keeps the fp32 baseline's accuracy (the delta's CI covers 0); its speed decides whether bf16 is a default"
 
 
 def build(setup_path: str, dtype: str, steps: int | None, seeds: int | None, device: str | None) -> dict:
@@ -57,8 +59,15 @@ def main() -> None:
     print(f"baseline of {setup.model} on {setup.device}, {setup.training.seeds} seeds x {setup.training.steps} steps, "
           f"{setup.training.threads} thread(s) per run")
     print(f"{'dtype':<9} {'accuracy':>15} {'precision':>15} {'eval_loss':>9} {'tokens/s':>9}  setup hash")
+    figures = {"device": str(setup.device), "seeds": setup.training.seeds, "steps": setup.training.steps,
+               "threads": setup.training.threads}
     for dtype, r in results.items():
         m = r["metrics"]
+        short = "fp32" if dtype == "float32" else "bf16"
+        figures.update({f"{short}_accuracy": round(m["accuracy"], 4), f"{short}_accuracy_sd": round(m["accuracy_sd"], 4),
+                        f"{short}_precision": round(m["precision"], 4), f"{short}_precision_sd": round(m["precision_sd"], 4),
+                        f"{short}_eval_loss": round(m["eval_loss"], 4),
+                        f"{short}_tokens_per_s": round(r["training"]["tokens_per_second"])})
         print(f"{dtype:<9} {m['accuracy']:.3f} +- {m['accuracy_sd']:.3f} {m['precision']:.3f} +- {m['precision_sd']:.3f} "
               f"{m['eval_loss']:>9.3f} {r['training']['tokens_per_second']:>9.0f}  {r['setup_hash']}")
     ci = delta_ci(labels, bf16["preds"], fp32["preds"], setup.evaluation.bootstrap, setup.evaluation.confidence)
@@ -68,8 +77,13 @@ def main() -> None:
         verdict = "distinguishable" if c["distinguishable"] else "not distinguishable"
         print(f"bf16 - fp32 {metric}: {d:+.3f}, {setup.evaluation.confidence:.0%} CI [{c['ci_low']:+.3f}, "
               f"{c['ci_high']:+.3f}] -> {verdict}")
-    print(f"bf16 / fp32 fine-tune tokens/s: "
-          f"{bf16['training']['tokens_per_second'] / fp32['training']['tokens_per_second']:.2f}x")
+        figures.update({f"{metric}_delta": round(d, 4), f"{metric}_ci_low": round(c["ci_low"], 4),
+                        f"{metric}_ci_high": round(c["ci_high"], 4), f"{metric}_verdict": verdict})
+    ratio = bf16["training"]["tokens_per_second"] / fp32["training"]["tokens_per_second"]
+    print(f"bf16 / fp32 fine-tune tokens/s: {ratio:.2f}x")
+    figures["bf16_over_fp32_tokens_x"] = round(ratio, 2)
+    records.append(records.name("bench_bf16", f"--device {args.device}" if args.device not in (None, "cpu") else ""), figures, GOAL,
+                   headline=["accuracy_delta", "accuracy_verdict", "bf16_over_fp32_tokens_x", "steps"])
 
 
 if __name__ == "__main__":

@@ -22,12 +22,15 @@ import time
 
 import torch
 
+import records
 from bench_train_throughput import executed_flops  # this folder is on sys.path when run as a script
 from random_exaone import build
 from exaone_bench.evaluate import latency_ms
 from exaone_bench.runner import Runner
 from exaone_bench.spec import load_setup
 from exaone_bench.train import batch_order, classifier_from, encode, train
+
+GOAL = "none set: the real model's step time, throughput and memory at full size, against the GPU's measured matmul rate"
 
 
 def matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
@@ -57,14 +60,19 @@ def main() -> None:
     pad = tokenizer.pad_token_id
     data = encode(tokenizer, runner.texts["train"], runner.labels["train"], training.max_length)
     causal = build(device="cuda")
+    params = sum(p.numel() for p in causal.parameters())
     print(f"{torch.cuda.get_device_name()}; torch {torch.__version__}; EXAONE-4.0-1.2B config, "
-          f"{sum(p.numel() for p in causal.parameters()):,} parameters (random weights); "
+          f"{params:,} parameters (random weights); "
           f"{args.steps} steps x batch {training.batch_size} reviews")
     model = classifier_from(causal, runner.num_labels, 0, pad)
     del causal
     peaks = {dtype: matmul_tflops(dtype) for dtype in (torch.float32, torch.bfloat16)}
     lat = setup.evaluation.latency
-    for batch_size in args.batch_sizes or [training.batch_size]:
+    figures = {"gpu": torch.cuda.get_device_name(), "parameters": params,
+               "steps": args.steps, "matmul_tflops_fp32": round(peaks[torch.float32], 1),
+               "matmul_tflops_bf16": round(peaks[torch.bfloat16], 1)}
+    batch_sizes = args.batch_sizes or [training.batch_size]
+    for batch_size in batch_sizes:
         setup_b = dataclasses.replace(training, batch_size=batch_size)
         flops = 3 * executed_flops(model.config, data, batch_order([len(x) for x in data.ids], setup_b, 0))
         for dtype, torch_dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
@@ -78,10 +86,19 @@ def main() -> None:
             print(f"batch {batch_size:>3} {dtype:<9} {result.seconds / args.steps * 1000:7.1f} ms/step "
                   f"{result.tokens_per_second:9.0f} tokens/s {achieved:6.1f} TFLOP/s = {achieved / peak:5.1%} of the "
                   f"measured {peak:.0f} TFLOP/s matmul; peak memory {memory:.1f} GiB")
+            key = f"batch{batch_size}_{'fp32' if dtype == 'float32' else 'bf16'}"
+            figures.update({f"{key}_ms_per_step": round(result.seconds / args.steps * 1000, 1),
+                            f"{key}_tokens_per_s": round(result.tokens_per_second),
+                            f"{key}_tflops": round(achieved, 1), f"{key}_of_matmul_pct": round(100 * achieved / peak, 1),
+                            f"{key}_peak_memory_gib": round(memory, 1)})
     for torch_dtype in (torch.float32, torch.bfloat16):  # the bf16 copy last: it replaces the fp32 weights
         ms = latency_ms([model.to(torch_dtype)], lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)[0]
         print(f"latency with {str(torch_dtype).replace('torch.', '')} weights: {ms:.1f} ms "
               f"(median of {lat.repeats} forwards, batch {lat.batch_size} x {lat.seq_len} tokens)")
+        figures[f"latency_{'fp32' if torch_dtype == torch.float32 else 'bf16'}_ms"] = round(ms, 1)
+    first = f"batch{batch_sizes[0]}"
+    records.append("bench_fullsize_gpu", figures, GOAL,
+                   headline=[f"{first}_fp32_ms_per_step", f"{first}_bf16_ms_per_step", f"{first}_fp32_of_matmul_pct"])
 
 
 if __name__ == "__main__":

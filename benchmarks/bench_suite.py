@@ -21,7 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+
+import records
 
 
 def main() -> None:
@@ -46,6 +49,7 @@ def main() -> None:
     cmd += ["-k", args.k] if args.k else []
     from bench_train_throughput import matmul_peak  # this folder is on sys.path when run as a script
 
+    machine_before = records.machine()
     before = matmul_peak(1) / 1e9
     for step in ("data", "reference") if args.cold else ():
         t = time.perf_counter()
@@ -61,6 +65,14 @@ def main() -> None:
     print(f"suite wall {wall:.0f} s with -n {args.n}{' --quick' if args.quick else ''} "
           f"(seeds {doc['setup']['training']['seeds']}, steps {doc['setup']['training']['steps']}); "
           f"machine: 1-thread fp32 matmul {before:.0f} GFLOP/s before, {after:.0f} after")
+    figures = {"seeds": doc["setup"]["training"]["seeds"], "steps": doc["setup"]["training"]["steps"],
+               "wall_s": round(wall, 1), "wall_min": round(wall / 60, 1),
+               "pytest": proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "no output",
+               "baseline_worker_s": base["seconds"], "baseline_tokens_per_s": round(base["training"]["tokens_per_second"]),
+               "accuracy": round(base["metrics"]["accuracy"], 4), "accuracy_sd": round(base["metrics"]["accuracy_sd"], 4),
+               "majority_accuracy": round(base["floors"]["majority_class"]["accuracy"], 4),
+               "tfidf_logreg_accuracy": round(base["floors"]["tfidf_logreg"]["accuracy"], 4)}
+    figures.update({f"verdicts_{v}": n for v, n in sorted(Counter(r["verdict"] for r in doc["variants"]).items())})
     print(f"baseline: {base['seconds']} worker-seconds when it was built (a cached baseline is read back, not rebuilt), "
           f"fine-tune {base['training']['tokens_per_second']:.0f} tokens/s per worker; "
           f"accuracy {base['metrics']['accuracy']:.3f} +- {base['metrics']['accuracy_sd']:.3f}; "
@@ -80,7 +92,11 @@ def main() -> None:
           f"({work / workers:.0f} s on {workers} worker(s)); latency {doc.get('latency_seconds') or 0:.0f} s; "
           f"from results.json to exit (report, MLflow artifacts) {ended - doc['finished']:.0f} s; "
           f"wall beyond the variants' share {wall - work / workers:.0f} s")
-    print_timelines(doc, started)
+    figures.update(workers=workers, startup_s=round(doc["started"] - started, 1), variants_worker_s=round(work),
+                   latency_s=round(doc.get("latency_seconds") or 0, 1), report_s=round(ended - doc["finished"], 1),
+                   wall_beyond_share_s=round(wall - work / workers))
+    figures.update(print_timelines(doc, started))
+    headline = ["wall_min", "variants_worker_s", "accuracy"]
     if args.cold:
         from exaone_bench.reference import cached_meta
 
@@ -90,23 +106,52 @@ def main() -> None:
               f"tokens/s); suite {wall:.0f} s; total {sum(s for _, s in cold) + wall:.0f} s "
               f"({(sum(s for _, s in cold) + wall) / 60:.1f} min)")
         shutil.rmtree(os.environ["EXAONE_BENCH_DATA"], ignore_errors=True)
+        figures.update({f"{step}_s": round(seconds, 1) for step, seconds in cold})
+        total = sum(s for _, s in cold) + wall
+        figures.update(pretraining_s=round(meta["seconds"]["pretraining"]), pretraining_tokens_per_s=meta["tokens_per_second"],
+                       total_s=round(total), total_min=round(total / 60, 1))
+        headline = ["total_min", "reference_s", "wall_s"]
+    modes = ("--quick" if args.quick else "", "--cold" if args.cold else "",
+             "--fresh-baseline" if args.fresh_baseline else "", f"-n {args.n}" if args.n != "2" else "",
+             f"-k {args.k}" if args.k else "")
+    records.append(records.name("bench_suite", *modes), figures, goal(args), machine_before=machine_before, headline=headline)
 
 
-def print_timelines(doc: dict, started: float) -> None:
-    """Each worker's start-up (session start to its first variant), gaps between variants, and idle end."""
+def goal(args) -> str:
+    """The goal of the mode run: the docstring's, per mode."""
+    if args.n == "0":
+        return "none set: a serial run, read beside a -n 2 run for the two workers' speed-up"
+    if args.cold:
+        return "make train's three steps (data, reference, the suite) on an empty data dir in <= 25 min"
+    if args.quick:
+        return "the suite with --quick (one seed) in <= 6 min"
+    return "the default suite in <= 20 min warm (data and exaone-tiny cached)"
+
+
+def print_timelines(doc: dict, started: float) -> dict:
+    """Each worker's start-up (session start to its first variant), gaps between variants, and idle end.
+
+    Returns the largest of each over the workers, as figures (none without worker timelines).
+    """
     by_pid: dict[int, list[dict]] = {}
     for r in doc["variants"]:
         if "worker" in r:
             by_pid.setdefault(r["worker"]["pid"], []).append(r["worker"])
     if not by_pid:
-        return
+        return {}
     last = max(w["finished"] for runs in by_pid.values() for w in runs)
+    first, gap, idle = [], [], []
     for pid, runs in sorted(by_pid.items()):
         runs.sort(key=lambda w: w["started"])
         gaps = [b["started"] - a["finished"] for a, b in zip(runs, runs[1:])]
         print(f"worker {pid}: {len(runs)} variants; first began {runs[0]['started'] - started:.1f} s after the session; "
               f"gaps between variants {sum(gaps):.1f} s (largest {max(gaps, default=0):.1f}); "
               f"idle at the end {last - runs[-1]['finished']:.1f} s")
+        first.append(runs[0]["started"] - started)
+        gap.append(sum(gaps))
+        idle.append(last - runs[-1]["finished"])
+    return {"worker_first_variant_s_max": round(max(first), 1), "worker_gaps_s_max": round(max(gap), 1),
+            "worker_idle_end_s_max": round(max(idle), 1)}
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ Prints, for the thread count given:
     python benchmarks/bench_train_throughput.py [--threads 2] [--steps 60] [--attn eager]
         [--sdpa-backend math] [--compile | --compile-elementwise]
 
-The options are alternatives to our loop's defaults that were measured and not adopted (see the
-README's Benchmarks): `--attn eager` swaps transformers' SDPA attention for the eager one,
+The options are alternatives to our loop's defaults that were measured and not adopted (see
+docs/benchmarks.md): `--attn eager` swaps transformers' SDPA attention for the eager one,
 `--sdpa-backend math` forces SDPA's unfused kernel instead of the CPU flash kernel, `--compile`
 wraps the classifier's forward in `torch.compile(dynamic=True)`, and `--compile-elementwise`
 compiles only EXAONE 4's elementwise chains (RMSNorm, rotary embedding, SiLU gate) into fused
@@ -29,11 +29,13 @@ import numpy as np
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+import records
 from exaone_bench.evaluate import flops_per_token, layer_flops
 from exaone_bench.runner import Runner
 from exaone_bench.spec import load_setup
 from exaone_bench.train import batch_order, classifier_from, encode, train
 
+GOAL = ">= 50 % of the machine's fp32 matmul rate measured in the same run, and >= 1.0x a plain transformers loop"
 
 def matmul_peak(threads: int, n: int = 1024) -> float:
     torch.set_num_threads(threads)
@@ -140,6 +142,7 @@ def main() -> None:
     order = batch_order([len(x) for x in data.ids], setup.training, 0)
     padded, reviews = padded_tokens(data, order)
     backend = {"math": [SDPBackend.MATH], "flash": [SDPBackend.FLASH_ATTENTION]}.get(args.sdpa_backend)
+    first_run_s = None
     with contextlib.ExitStack() as variant:  # the plain loop below runs outside: eager, default backend
         if backend:
             variant.enter_context(sdpa_kernel(backend))
@@ -150,7 +153,8 @@ def main() -> None:
         if args.compile or args.compile_elementwise:
             t = time.perf_counter()
             warm = train(model, data, setup.training, 1, pad)  # compiles, then runs the same steps
-            print(f"torch.compile: first run {time.perf_counter() - t:.0f} s ({warm.tokens_per_second:.0f} tokens/s with compiling)")
+            first_run_s = round(time.perf_counter() - t, 1)
+            print(f"torch.compile: first run {first_run_s:.0f} s ({warm.tokens_per_second:.0f} tokens/s with compiling)")
         result = train(model, data, setup.training, 0, pad)
     achieved = 3 * executed_flops(model.config, data, order) / result.seconds
 
@@ -165,6 +169,18 @@ def main() -> None:
           f"= {achieved / peak:5.1%} of measured matmul peak (mean padded length {padded / reviews:.1f})")
     print(f"plain loop: {plain_tokens / plain_s:8.0f} tokens/s   -> ours / plain = "
           f"{result.tokens_per_second / (plain_tokens / plain_s):.2f}x")
+    figures = {"threads": args.threads, "steps": args.steps, "batch_size": setup.training.batch_size,
+               "matmul_gflops": round(peak / 1e9, 1), "tokens_per_s": round(result.tokens_per_second),
+               "achieved_gflops": round(achieved / 1e9, 1), "of_matmul_pct": round(100 * achieved / peak, 1),
+               "mean_padded_length": round(padded / reviews, 1), "plain_tokens_per_s": round(plain_tokens / plain_s),
+               "ours_over_plain_x": round(result.tokens_per_second / (plain_tokens / plain_s), 2)}
+    if first_run_s is not None:
+        figures["compile_first_run_s"] = first_run_s
+    modes = (f"--attn {args.attn}" if args.attn != "sdpa" else "",
+             f"--sdpa-backend {args.sdpa_backend}" if args.sdpa_backend != "default" else "",
+             "--compile" if args.compile else "", "--compile-elementwise" if args.compile_elementwise else "")
+    records.append(records.name("bench_train_throughput", *modes), figures, GOAL,
+                   headline=["of_matmul_pct", "ours_over_plain_x", "tokens_per_s", "threads"])
 
 
 if __name__ == "__main__":

@@ -20,19 +20,22 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+import records  # noqa: E402
 from peak_memory import PeakRSS  # noqa: E402
 from random_exaone import build  # noqa: E402
 
 from exaone_bench.models.variants import Calibration, apply  # noqa: E402
 
+GOAL = "every strategy applies in <= 10 s with peak memory <= 1.2x the model's own"
+# (strategy, the case's name in the figures, compression)
 CASES = [
-    ("drop_layers", {"drop_layers": [28, 29]}),
-    ("drop_layers", {"drop_layers": {"count": 6, "by": "block_influence"}}),
-    ("prune_heads", {"prune_heads": {"kv_heads": [7]}}),
-    ("prune_heads", {"prune_heads": {"query_heads_per_group": 3}}),
-    ("reduce_mlp", {"reduce_mlp": {"ratio": 0.75}}),
-    ("reduce_hidden_dim", {"reduce_hidden_dim": {"hidden_size": 1536}}),
-    ("trim_vocab", None),
+    ("drop_layers", "drop_last2", {"drop_layers": [28, 29]}),
+    ("drop_layers", "drop6_by_influence", {"drop_layers": {"count": 6, "by": "block_influence"}}),
+    ("prune_heads", "remove_kv_group", {"prune_heads": {"kv_heads": [7]}}),
+    ("prune_heads", "query_3_of_4", {"prune_heads": {"query_heads_per_group": 3}}),
+    ("reduce_mlp", "mlp_75pct", {"reduce_mlp": {"ratio": 0.75}}),
+    ("reduce_hidden_dim", "hidden_1536", {"reduce_hidden_dim": {"hidden_size": 1536}}),
+    ("trim_vocab", "vocab_30720", None),
 ]
 
 
@@ -46,9 +49,10 @@ def main() -> None:
     n = sum(p.numel() for p in model.parameters())
     model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     print(f"built {n:,} parameters ({model_bytes / 2**30:.2f} GiB fp32) in {time.perf_counter() - t0:.1f}s")
+    figures = {"parameters": n, "model_gib": round(model_bytes / 2**30, 2)}
     ids = torch.randint(0, 102400, (2, 64), generator=torch.Generator().manual_seed(0))
     rows = []
-    for name, compression in CASES:
+    for name, case, compression in CASES:
         if args.only and name != args.only:
             continue
         if compression is None:  # trim_vocab: the structural cut alone
@@ -71,10 +75,15 @@ def main() -> None:
         after = sum(p.numel() for p in variant.parameters())
         label = json.dumps(compression or {"trim_vocab": "keep 30720 ids"})
         rows.append((label, seconds, ratio, after))
+        figures.update({f"{case}_s": round(seconds, 2), f"{case}_peak_x": round(ratio, 2), f"{case}_parameters": after})
         print(f"{label:<70} {seconds:6.2f} s   peak {ratio:4.2f}x model   params {after:,}"
               f"   {'OK' if seconds <= 10 and ratio <= 1.2 else 'OVER GOAL'}", flush=True)
         del variant
         gc.collect()
+    if rows:
+        figures.update(max_s=round(max(r[1] for r in rows), 2), max_peak_x=round(max(r[2] for r in rows), 2))
+        records.append(records.name("bench_variants", f"--only {args.only}" if args.only else ""), figures, GOAL,
+                       headline=["max_s", "max_peak_x"])
 
 
 if __name__ == "__main__":

@@ -21,12 +21,16 @@ import time
 
 import numpy as np
 
+import records
 from exaone_bench.analysis.importance import block_influence
 from exaone_bench.compress import calibration_for
 from exaone_bench.data import load_split
 from exaone_bench.evaluate import lm_loss_on_texts
 from exaone_bench.models.base import load_model
 from exaone_bench.models.variants import apply
+
+GOAL = ("none set: whether block influence picks the layers that real pretrained weights can lose "
+        "(LM loss before recovery, accuracy after the reduced fine-tune)")
 
 
 def main() -> None:
@@ -45,18 +49,30 @@ def main() -> None:
     bi = block_influence(model, calib.input_ids).tolist()
     print(f"SmolLM2-135M: {n} layers; block influence per layer:")
     print("  " + " ".join(f"{i}:{v:.3f}" for i, v in enumerate(bi)))
+    order = sorted(range(n), key=bi.__getitem__)
+    figures = {"layers": n, "texts": len(texts), "draws": args.draws,
+               "lowest_influence_layers": " ".join(map(str, order[:3])),
+               "highest_influence_layers": " ".join(map(str, order[::-1][:3]))}
+    headline = []
     if not (args.finetune and args.no_curve):
-        curve(model, tok, texts, bi, args.draws)
-    print(f"({time.perf_counter() - t0:.0f} s)")
+        figures.update(curve(model, tok, texts, bi, args.draws))
+        headline = ["base_loss_nats", "drop8_influence_loss_nats", "drop8_last_loss_nats"]
+    figures["influence_and_curve_s"] = round(time.perf_counter() - t0)
+    print(f"({figures['influence_and_curve_s']} s)")
     if args.finetune:
-        finetune(model, tok, args.setup)
+        figures.update(finetune(model, tok, args.setup))
+        headline += ["baseline_accuracy", "drop_layers_accuracy", "prune_heads_accuracy", "reduce_mlp_accuracy"][:4 - len(headline)]
+    records.append(records.name("smollm2_evidence", "--finetune" if args.finetune else "",
+                                "--no-curve" if args.finetune and args.no_curve else ""),
+                   figures, GOAL, headline=headline)
 
 
-def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> None:
-    """Held-out LM loss before recovery for k = 1..8 dropped layers: by influence, last k, random k."""
+def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> dict:
+    """Held-out LM loss before recovery for k = 1..8 dropped layers: by influence, last k, random k (as figures)."""
     n = len(bi)
     base = lm_loss_on_texts(model, tok, texts, batch_size=32)
     print(f"held-out LM loss, no layer removed: {base:.3f} nats ({len(texts)} validation reviews)")
+    figures = {"base_loss_nats": round(base, 3)}
     order = sorted(range(n), key=bi.__getitem__)
     rng = random.Random(0)
     print(f"{'k':>2} {'by block influence':>19} {'last k':>8} {f'random k (mean of {draws})':>21}  layers by influence")
@@ -73,10 +89,15 @@ def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> None:
             random_k.append(lm_loss_on_texts(variant, tok, texts, batch_size=32))
         print(f"{k:>2} {losses['influence']:>19.3f} {losses['last']:>8.3f} {np.mean(random_k):>14.3f} ± {np.std(random_k):.3f}"
               f"  {sorted(order[:k])}", flush=True)
+        figures.update({f"drop{k}_influence_loss_nats": round(losses["influence"], 3),
+                        f"drop{k}_last_loss_nats": round(losses["last"], 3),
+                        f"drop{k}_random_loss_nats": round(float(np.mean(random_k)), 3),
+                        f"drop{k}_random_loss_sd": round(float(np.std(random_k)), 3)})
+    return figures
 
 
-def finetune(model, tok, setup_path: str) -> None:
-    """Accuracy after the setup's reduced fine-tune: baseline, 25 % layers by influence, heads, MLP."""
+def finetune(model, tok, setup_path: str) -> dict:
+    """Accuracy after the setup's reduced fine-tune: baseline, 25 % layers by influence, heads, MLP (as figures)."""
     from exaone_bench.runner import Runner
     from exaone_bench.spec import load_setup
 
@@ -91,6 +112,13 @@ def finetune(model, tok, setup_path: str) -> None:
           f"({base['training']['tokens_per_second']:.0f} tokens/s, {time.perf_counter() - t0:.0f} s); floors: "
           f"TF-IDF+LR {base['floors']['tfidf_logreg']['accuracy']:.3f}, majority {base['floors']['majority_class']['accuracy']:.3f}",
           flush=True)
+    figures = {"finetune_steps": setup.training.steps, "finetune_batch_size": setup.training.batch_size,
+               "finetune_seeds": setup.training.seeds, "finetune_threads": setup.training.threads,
+               "baseline_parameters": sum(p.numel() for p in model.parameters()),
+               "baseline_accuracy": round(b["accuracy"], 3), "baseline_precision": round(b["precision"], 3),
+               "baseline_tokens_per_s": round(base["training"]["tokens_per_second"]),
+               "tfidf_logreg_accuracy": round(base["floors"]["tfidf_logreg"]["accuracy"], 3),
+               "majority_accuracy": round(base["floors"]["majority_class"]["accuracy"], 3)}
     quarter = max(1, round(model.config.num_hidden_layers * 0.25))
     for compression in ({"drop_layers": {"count": quarter, "by": "block_influence"}},
                         {"prune_heads": {"query_heads_per_group": 2}}, {"reduce_mlp": {"ratio": 0.75}}):
@@ -104,6 +132,12 @@ def finetune(model, tok, setup_path: str) -> None:
               f"accuracy {m['accuracy']:.3f} ({m['accuracy'] / b['accuracy']:.1%} of baseline), "
               f"precision {m['precision']:.3f} ({m['precision'] / b['precision']:.1%}); {time.perf_counter() - t0:.0f} s",
               flush=True)
+        strategy = list(compression)[0]
+        figures.update({f"{strategy}_parameters": after, f"{strategy}_accuracy": round(m["accuracy"], 3),
+                        f"{strategy}_precision": round(m["precision"], 3),
+                        f"{strategy}_retained_pct": round(100 * m["accuracy"] / b["accuracy"], 1),
+                        f"{strategy}_s": round(time.perf_counter() - t0)})
+    return figures
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ import yaml
 
 from .analysis.importance import calibration_batch
 from .cache import atomic_dir
-from .data import DataSpec, prepare
+from .data import DataSpec, split_texts
 from .models.base import load_model
-from .models.variants import Calibration, apply, replay
-from .spec import SpecError, check_keys, read_yaml
+from .metrics import NAMES
+from .models.variants import STRATEGIES, Calibration, apply, describe, replay
+from .spec import read_yaml
+from .validate import SpecError, check_keys
 
 VARIANT_KEYS = ("compression", "id", "description")
 
@@ -27,36 +29,17 @@ def read_variant_file(path: str | Path) -> dict:
     doc = read_yaml(path)
     check_keys(doc, VARIANT_KEYS, str(path))
     if "compression" not in doc:
-        raise SpecError(f"{path}: needs a 'compression:' block, e.g. compression: {{drop_layers: [6, 7]}}")
+        raise SpecError(f"{path}: needs a 'compression:' block mapping a strategy to its spec; "
+                        f"strategies: {list(STRATEGIES)}")
     return doc["compression"]
-
-
-def training_texts(data: DataSpec = DataSpec()) -> list[str]:
-    import json
-
-    with open(prepare(data) / "train.jsonl", encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
 
 
 def calibration_for(tokenizer, n: int, seq_len: int = 64, seed: int = 0, data: DataSpec = DataSpec(),
                     texts: list[str] | None = None) -> Calibration:
     """n token blocks of the training split (never validation/test) plus its texts for token counts."""
-    texts = texts if texts is not None else training_texts(data)
+    texts = texts if texts is not None else split_texts("train", data)
     ids = calibration_batch(tokenizer, texts, n, seq_len, seed) if n > 0 else None
     return Calibration(input_ids=ids, texts=texts, tokenizer=tokenizer)
-
-
-def describe(record: dict) -> str:
-    """One line a person reads: what a removal record removed and what it cost in parameters."""
-    removed = record["removed"]
-    parts = []
-    for key, value in removed.items():
-        if value and isinstance(value[0], list):
-            parts.append(f"{sum(map(len, value))} {key} ({len(value[0])} per layer)")
-        else:
-            parts.append(f"{len(value)} {key}" + (f" {value}" if len(value) <= 8 else ""))
-    b, a = record["before"]["parameters"], record["after"]["parameters"]
-    return f"{record['strategy']}: removed {', '.join(parts)}; parameters {b:,} -> {a:,} ({(a - b) / b:+.1%})"
 
 
 def save_variant(model, tokenizer, removed: list[dict], out: Path, provenance: dict, variant_file: Path | None = None):
@@ -106,7 +89,7 @@ def model_card(result: dict, base: str) -> str:
     lines += [f"- {describe(rec)}" for rec in result["removed"]]
     lines += ["", "## Metrics (test split, mean ± sd over seeds)", "",
               *[f"- {k}: {m[k]:.4f} ± {m.get(k + '_sd', 0):.4f}" + (f" (Δ vs baseline {d[k]:+.4f})" if k in d else "")
-                for k in ("accuracy", "precision", "recall", "f1", "eval_loss")],
+                for k in NAMES],
               f"- parameters: {result['params']['total_parameters']:,}; size {result['params']['model_size_mb']:.2f} MB; "
               f"latency {result['params']['inference_latency_ms']:.2f} ms", "",
               f"Verdict: {result.get('message', '')}", "", "## License", "", LICENSE_NOTE, ""]

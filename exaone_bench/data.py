@@ -233,12 +233,16 @@ def unlabelled_documents() -> dict[str, list[str]]:
     return docs
 
 
+def split_texts(name: str, spec: DataSpec = DataSpec()) -> list[str]:
+    """The texts of one split (train, validation or test) of the fixed split, in file order."""
+    # Iterate the file, not str.splitlines(): texts may contain U+2028, which splitlines breaks on.
+    with open(prepare(spec) / f"{name}.jsonl", encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f]
+
+
 def pretraining_documents(spec: DataSpec = DataSpec()) -> dict[str, list[str]]:
     """The pretraining corpus: unlabelled text plus the training split's texts, never val/test."""
-    # Iterate the file, not str.splitlines(): texts may contain U+2028, which splitlines breaks on.
-    with open(prepare(spec) / "train.jsonl", encoding="utf-8") as f:
-        train = [json.loads(line)["text"] for line in f]
-    return {"train_split": train, **unlabelled_documents()}
+    return {"train_split": split_texts("train", spec), **unlabelled_documents()}
 
 
 def token_blocks(tokenizer, texts: list[str], seq_len: int, n: int | None = None, chunk: int = 512):

@@ -15,7 +15,8 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score
 
 from .models.architecture import head_dim
-from .spec import BOUNDED_METRICS
+from .metrics import BOUNDED
+from .train import Encoded
 
 
 def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict:
@@ -80,7 +81,7 @@ def delta_ci(labels: np.ndarray, variant_preds: np.ndarray, baseline_preds: np.n
         b = _resample(labels, baseline_preds, items, rng, n_classes)
         deltas.append((v[0] - b[0], v[1] - b[1]))
     out = {}
-    for i, metric in enumerate(BOUNDED_METRICS):
+    for i, metric in enumerate(BOUNDED):
         ci = _interval([d[i] for d in deltas], confidence)
         out[metric] = {**ci, "distinguishable": bool(ci["ci_low"] > 0 or ci["ci_high"] < 0)}
     return out
@@ -92,7 +93,7 @@ def level_ci(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: 
     n_classes = int(max(labels.max(), preds.max())) + 1
     draws = [_resample(labels, preds, rng.integers(0, len(labels), len(labels)), rng, n_classes)
              for _ in range(resamples)]
-    return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(BOUNDED_METRICS)}
+    return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(BOUNDED)}
 
 
 def model_size_mb(model) -> float:
@@ -148,18 +149,16 @@ def latency_ms(models: list, batch_size: int, seq_len: int, warmup: int, repeats
 
 
 @torch.no_grad()
-def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128) -> float:
-    """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, padding excluded."""
-    from .train import Encoded
+def lm_loss(causal_lm, batches) -> float:
+    """Next-token cross-entropy (nats/token) of a causal LM over `batches`, padding excluded.
 
+    Each batch is a (n, len) tensor of token ids (every position real) or an (ids, mask) pair.
+    The one LM loss of the package: the suite's damage measure and the reference's hold-out losses.
+    """
     causal_lm.eval()
-    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
-    ids = [x for x in ids if len(x) > 1]
-    data = Encoded(ids, np.zeros(len(ids), dtype=np.int64))
-    order = np.argsort([len(x) for x in data.ids], kind="stable")  # length-sorted batches: little padding
     total, count = 0.0, 0
-    for i in range(0, len(order), batch_size):
-        x, mask, _ = data.batch(order[i : i + batch_size], pad_id=0)
+    for batch in batches:
+        x, mask = batch if isinstance(batch, tuple) else (batch, torch.ones_like(batch))
         x, mask = x.to(causal_lm.device), mask.to(causal_lm.device)
         logits = causal_lm(input_ids=x, attention_mask=mask).logits[:, :-1].float()
         target = x[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
@@ -168,6 +167,15 @@ def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 6
         total += float(loss)
         count += int((target != -100).sum())
     return total / max(count, 1)
+
+
+def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128) -> float:
+    """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, in length-sorted batches."""
+    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    ids = [x for x in ids if len(x) > 1]
+    data = Encoded(ids, np.zeros(len(ids), dtype=np.int64))
+    order = np.argsort([len(x) for x in data.ids], kind="stable")  # length-sorted batches: little padding
+    return lm_loss(causal_lm, (data.batch(order[i : i + batch_size], pad_id=0)[:2] for i in range(0, len(order), batch_size)))
 
 
 def floors(train_texts, train_labels, test_texts, test_labels, seed: int = 0) -> dict:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .models.variants import STRATEGIES
+from .schedule import longest_first, read_durations
 from .session import BenchSession
 from .spec import VERDICT_TEXT, SpecError, load_experiment, load_setup
 
@@ -43,8 +45,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end tests that take minutes")
     config.addinivalue_line("markers", "final: the combined experiment (experiments/final.yaml)")
     config.addinivalue_line("markers", "compression: a single-factor experiment")
-    from .models.variants import STRATEGIES
-
     for name in STRATEGIES:
         config.addinivalue_line("markers", f"{name}: variants of the {name} strategy")
     path = _setup_path(config)
@@ -76,8 +76,6 @@ def pytest_collection_modifyitems(config, items):
     """Variants run longest first by their last durations; other items keep their places."""
     if session_key not in config.stash:
         return
-    from .schedule import longest_first, read_durations
-
     setup = config.stash[session_key].setup
     shipped = Path(setup.path).parent / "durations.json" if setup.path else None
     slots = [i for i, item in enumerate(items) if isinstance(item, VariantItem)]

@@ -8,7 +8,6 @@ cores. The checkpoint is cached under data/models/<name>/ by a hash of its recip
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import shutil
@@ -21,9 +20,10 @@ import torch
 
 from . import npm_corpus
 from .cache import atomic_dir, stable_hash, verify_checksums, write_checksums
-from .data import DataSpec, pretraining_documents, prepare, token_blocks
+from .data import DataSpec, pretraining_documents, prepare, split_texts, token_blocks
 from .paths import models_dir
-from .train import decay_groups
+from .evaluate import lm_loss as evaluate_lm_loss
+from .train import decay_groups, lr_multiplier
 
 SPECIAL_TOKENS = {"pad_token": "[PAD]", "bos_token": "[BOS]", "eos_token": "[EOS]", "unk_token": "[UNK]"}
 
@@ -138,26 +138,9 @@ def unigram_loss(train: torch.Tensor, held: torch.Tensor, vocab_size: int) -> fl
     return float(-logp[held[:, 1:].flatten()].mean())
 
 
-@torch.no_grad()
 def lm_loss(model, blocks: torch.Tensor, batch_size: int = 64) -> float:
-    """Mean next-token cross-entropy (nats) of `model` over `blocks`, weighted by token count."""
-    model.eval()
-    total, count = 0.0, 0
-    for i in range(0, len(blocks), batch_size):
-        x = blocks[i : i + batch_size]
-        out = model(input_ids=x, labels=x)
-        n = x[:, 1:].numel()
-        total += float(out.loss) * n
-        count += n
-    return total / max(count, 1)
-
-
-def _lr_at(step: int, recipe: Recipe) -> float:
-    if step < recipe.warmup_steps:
-        return recipe.lr * (step + 1) / recipe.warmup_steps
-    progress = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
-    cosine = 0.5 * (1 + math.cos(math.pi * progress))
-    return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * cosine)
+    """Mean next-token cross-entropy (nats) of `model` over fixed-length `blocks` (evaluate.lm_loss)."""
+    return evaluate_lm_loss(model, [blocks[i : i + batch_size] for i in range(0, len(blocks), batch_size)])
 
 
 RESUME = "resume.pt"
@@ -207,7 +190,7 @@ def pretrain(model, train: torch.Tensor, recipe: Recipe, progress: bool = True, 
                initial=first, total=recipe.steps)
     for step in bar:
         for group in opt.param_groups:
-            group["lr"] = _lr_at(step, recipe)
+            group["lr"] = recipe.lr * lr_multiplier(step, recipe.steps, recipe.warmup_steps, "cosine", recipe.min_lr_ratio)
         x = train[torch.randint(len(train), (recipe.batch_size,), generator=gen)].to(device)
         loss = model(input_ids=x, labels=x).loss
         opt.zero_grad(set_to_none=True)
@@ -262,7 +245,6 @@ def build(recipe: Recipe, out: Path, progress: bool = True, device: str = "cpu",
     from transformers import Exaone4ForCausalLM
 
     t0 = time.perf_counter()
-    split_dir = prepare(DataSpec(seed=recipe.split_seed))
     texts, sizes = _corpus(recipe)
     corpus_sha = stable_hash(texts, 64)
     tokenizer = train_tokenizer(texts, recipe.vocab_size)
@@ -270,9 +252,7 @@ def build(recipe: Recipe, out: Path, progress: bool = True, device: str = "cpu",
     order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(recipe.seed))
     n_held = max(1, int(len(blocks) * recipe.holdout_fraction))
     held, train = blocks[order[:n_held]], blocks[order[n_held:]]
-    with open(split_dir / "validation.jsonl", encoding="utf-8") as f:
-        review_texts = [json.loads(line)["text"] for line in f]
-    reviews = token_blocks(tokenizer, review_texts, recipe.seq_len)
+    reviews = token_blocks(tokenizer, split_texts("validation", DataSpec(seed=recipe.split_seed)), recipe.seq_len)
     t_data = time.perf_counter() - t0
 
     torch.manual_seed(recipe.seed)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .models.variants import STRATEGIES
+from .metrics import PRIMARY
+from .models.variants import STRATEGIES, words
 from .spec import VERDICT_TEXT, Expectation
 
 
@@ -20,7 +21,7 @@ def _pm(metrics: dict, key: str) -> str:
 
 def removed_text(result: dict) -> str:
     """What a variant removed, in each strategy's own words, from its removal records."""
-    return "; ".join(STRATEGIES[rec["strategy"]].words(rec["removed"]) for rec in result.get("removed", []))
+    return "; ".join(words(rec) for rec in result.get("removed", []))
 
 
 def selection(doc: dict) -> tuple[dict | None, list[dict]]:
@@ -31,8 +32,8 @@ def selection(doc: dict) -> tuple[dict | None, list[dict]]:
     for r in doc["variants"]:
         if all(b.holds(r["deltas"][b.metric]) for b in bounds):
             qualified.append(r)
-    # ties on the objective go to the higher accuracy, then to the name (deterministic)
-    qualified.sort(key=lambda r: (r["params"][rule["objective"]], -r["metrics"]["accuracy"], r["name"]))
+    # ties on the objective go to the better primary metric, then to the name (deterministic)
+    qualified.sort(key=lambda r: (r["params"][rule["objective"]], PRIMARY.sort_key(r["metrics"][PRIMARY.name]), r["name"]))
     return (qualified[0] if qualified else None), qualified
 
 
@@ -117,34 +118,54 @@ def _plots(doc: dict, out: Path) -> list[str]:
     ax.legend(fontsize=7)
     save(fig, "accuracy_vs_latency.png")
 
-    scored = [r for r in variants if r["removed"] and r["removed"][0]["strategy"] == "drop_layers"
-              and r["removed"][0]["scores"].get("block_influence")]
-    if scored:
-        scores = scored[0]["removed"][0]["scores"]["block_influence"]
+    chart = unit_scores(variants)
+    if chart is not None:
+        strategy, score_name, scores, removers = chart
+        noun = STRATEGIES[strategy].REMOVED[1]
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        ax.bar(range(len(scores)), scores, color="tab:gray", label="block influence")
-        for i, r in enumerate(r for r in variants if r["removed"] and r["removed"][0]["strategy"] == "drop_layers"):
-            gone = r["removed"][0]["removed"]["layers"]
-            ax.scatter(gone, [max(scores) * (1.05 + 0.07 * i)] * len(gone), marker="v", s=30, label=f"removed by {r['variant_id']}")
-        ax.set(xlabel="layer", ylabel="1 - cos(in, out)", title="per-layer importance and the layers removed")
+        ax.bar(range(len(scores)), scores, color="tab:gray", label=score_name)
+        for i, (variant_id, gone) in enumerate(removers):
+            ax.scatter(gone, [max(scores) * (1.05 + 0.07 * i)] * len(gone), marker="v", s=30, label=f"removed by {variant_id}")
+        ax.set(xlabel=noun, ylabel=score_name, title=f"{strategy}: per-unit score and the {noun} removed")
         ax.set_xticks(range(len(scores)))
         ax.legend(fontsize=7)
         save(fig, "importance_vs_removed.png")
     return names
 
 
+MAX_CHART_UNITS = 64  # a bar per unit stays readable up to about this many
+
+
+def unit_scores(variants: list[dict]):
+    """The first single-factor strategy whose records score each of its units once (a 1-D score as long
+    as its unit count, at most MAX_CHART_UNITS): (strategy, score, scores, [(variant id, removed units)])."""
+    for r in variants:
+        for rec in r["removed"][:1]:
+            key = STRATEGIES[rec["strategy"]].REMOVED[0]
+            units = len(rec["removed"][key]) + len(rec["kept"][key])
+            for name, values in rec["scores"].items():
+                if values and not isinstance(values[0], list) and len(values) == units <= MAX_CHART_UNITS:
+                    removers = [(v["variant_id"], v["removed"][0]["removed"][key]) for v in variants
+                                if len(v["removed"]) == 1 and v["removed"][0]["strategy"] == rec["strategy"]]
+                    return rec["strategy"], name, values, removers
+    return None
+
+
 def score_reasons(result: dict) -> list[str]:
     """For each removal record: how the removed units scored against the kept ones."""
     import numpy as np
 
-    units = {"layers": "layers", "channels": "channels", "token_ids": "tokens", "query_heads": "query heads"}
     out = []
     for rec in result["removed"]:
+        key, noun = STRATEGIES[rec["strategy"]].REMOVED
         for name, values in rec["scores"].items():
-            key = next((k for k in units if k in rec["removed"]), None)
-            if key is None or not values:
+            gone = rec["removed"][key]
+            per_layer = bool(gone) and isinstance(gone[0], list)
+            units = len(gone) if per_layer else len(gone) + len(rec["kept"][key])
+            if not values or len(values) != units:  # e.g. a score per block start, not per unit
+                out.append(f"{rec['strategy']} chose {words(rec)} by {name}.")
                 continue
-            scores, gone = np.asarray(values, dtype=float), rec["removed"][key]
+            scores = np.asarray(values, dtype=float)
             if scores.ndim == 2:  # per layer: each layer's removed units against its kept ones
                 mask = np.zeros_like(scores, dtype=bool)
                 for layer, idx in enumerate(gone):
@@ -154,7 +175,7 @@ def score_reasons(result: dict) -> list[str]:
                 mask[gone] = True
             if mask.all() or not mask.any():
                 continue
-            out.append(f"{rec['strategy']} removed the {int(mask.sum())} {units[key]} with the lowest {name} "
+            out.append(f"{rec['strategy']} removed the {int(mask.sum())} {noun} with the lowest {name} "
                        f"(mean {scores[mask].mean():.4g} against {scores[~mask].mean():.4g} for the kept).")
         if not rec["scores"]:
             out.append(f"{rec['strategy']} removed the units named in the spec ({rec['spec']}), not chosen by a score.")

@@ -23,6 +23,7 @@ from .compress import calibration_for
 from .data import DataSpec, load_split
 from .evaluate import (classification_metrics, delta_ci, floors, flops_per_token, latency_ms, level_ci,
                        lm_loss_on_texts, model_size_mb, summarize)
+from .metrics import NAMES
 from .models.base import load_model
 from .models.variants import apply
 from .models.variants.surgery import shape_summary
@@ -140,8 +141,8 @@ class Runner:
         Weights do not change the time, so each model is built from its config with random
         weights, and identical architectures are timed once. The session calls this after the
         last item with nothing else running. The models' forwards are interleaved, as many models
-        at a time as fit in `latency_memory_budget`: timed one after another on this shared 2-core
-        machine, two identical architectures measured 10.7 and 14.6 ms in the same session.
+        at a time as fit in `latency_memory_budget`: timed one after another on a shared machine,
+        two identical architectures can differ by more than the effect being measured.
         """
         keys = [json.dumps(c, sort_keys=True) for c in configs]
         distinct = dict(zip(keys, configs))  # one config per architecture
@@ -290,7 +291,7 @@ class Runner:
         base = base or self.baseline()
         ci = delta_ci(self.labels["test"], fitted["preds"], base["preds"], s.evaluation.bootstrap,
                       s.evaluation.confidence)
-        deltas = {m: fitted["metrics"][m] - base["metrics"][m] for m in ("accuracy", "precision", "recall", "f1", "eval_loss")}
+        deltas = {m: fitted["metrics"][m] - base["metrics"][m] for m in NAMES}
         verdict, message = judge(name, variant, fitted["metrics"], base["metrics"], ci)
         params = {**self.shape(causal_lm), **fitted["cost"]}
         result = {

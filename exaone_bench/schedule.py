@@ -1,7 +1,7 @@
 """The order variants run in: longest first, by each one's duration in the last run that ran it.
 
 xdist hands items out in collection order. Collected by file name, the longest variants
-(trim_vocab, ~6 min each) came last, and one worker finished them while the other sat idle.
+(trim_vocab) came last, and one worker finished them while the other sat idle.
 Longest first leaves the short items for the end, where they fill both workers.
 
 A machine's first run has no durations of its own: it orders by `durations.json` beside the

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from .cache import atomic_write_text
 from .paths import data_dir
+from .report import publish
+from .schedule import record_durations
 from .spec import Setup
 
 STALE_RUN_SECONDS = 24 * 3600  # scratch of a run killed before its end is removed by a later run
@@ -89,7 +91,7 @@ class BenchSession:
         """Run an MLflow write on the session's one writer thread, in arrival order; returns its future.
 
         On xdist a worker starts its next variant only once the controller has handled the last
-        one's report, and the first write alone (importing mlflow, opening sqlite) took 4 s.
+        one's report, and the first write (importing mlflow, opening sqlite) takes seconds.
         """
         if self._writer is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -147,8 +149,6 @@ class BenchSession:
 
     def close(self) -> None:
         """At the controller's end, whatever happened: keep the durations, drop this run's scratch."""
-        from .schedule import record_durations
-
         if self._writer is not None:
             self._writer.shutdown(wait=True)
         if self.durations:
@@ -172,8 +172,6 @@ class BenchSession:
 
     def write_report(self) -> Path:
         """Rendered from what MLflow holds, exactly as `exaone-bench report` does later."""
-        from .report import publish
-
         doc = self.tracker.read_session(self.tracker.parent_id)
         run_dir = publish(doc, self.reports_dir, self.stamp)
         for f in sorted(run_dir.iterdir()):

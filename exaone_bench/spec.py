@@ -1,51 +1,17 @@
-"""Schemas of the YAML the user writes, and the one error type that names what is wrong."""
+"""Typed schemas of the YAML the user writes: the setup, experiment files and their expectations."""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
-
-class SpecError(ValueError):
-    """A YAML value that cannot be used; the message names the file/variant and the key."""
-
-
-def check_keys(spec: dict, allowed: Iterable[str], where: str) -> None:
-    """Unknown keys fail early: a misspelt key must never be silently ignored."""
-    if not isinstance(spec, dict):
-        raise SpecError(f"{where}: expected a mapping, got {type(spec).__name__} {spec!r}")
-    unknown = sorted(set(spec) - set(allowed))
-    if unknown:
-        raise SpecError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def as_int(value: Any, where: str, lo: int, hi: int) -> int:
-    """An int in [lo, hi] (bools are not ints here)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{where}: expected an integer, got {value!r}")
-    if not lo <= value <= hi:
-        raise SpecError(f"{where}: {value} is out of range [{lo}, {hi}]")
-    return value
-
-
-def as_ratio(value: Any, where: str) -> float:
-    """A fraction strictly inside (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise SpecError(f"{where}: expected a ratio in (0, 1), got {value!r}")
-    return float(value)
-
-
-def target_width(spec: dict, key: str, width: int, where: str) -> int:
-    """The kept width from exactly one of `{key: N}` (1 <= N < width) or `{ratio: r}` (0 < r < 1)."""
-    if (key in spec) == ("ratio" in spec):
-        raise SpecError(f"{where}: give exactly one of {key} or ratio")
-    if "ratio" in spec:
-        return max(1, round(width * as_ratio(spec["ratio"], f"{where}.ratio")))
-    return as_int(spec[key], f"{where}.{key}", 1, width - 1)
+from .metrics import BOUNDED, COSTS, NAMES
+from .models.variants import STRATEGIES, check as check_compression
+from .validate import SpecError, as_int, check_keys, positive
 
 
 # Bumped whenever the training loop's numbers change, so that no baseline cached by an older loop
@@ -65,26 +31,9 @@ def read_yaml(path: str | Path) -> Any:
         raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
 
 
-def as_index_list(value: Any, where: str, size: int, what: str) -> list[int]:
-    """Distinct indices into range(size) that leave at least one unit standing."""
-    if not isinstance(value, list) or not value:
-        raise SpecError(f"{where}: expected a non-empty list of {what} indices, got {value!r}")
-    for i in value:
-        as_int(i, where, 0, size - 1)
-    if len(set(value)) != len(value):
-        raise SpecError(f"{where}: duplicate {what} indices in {value}")
-    if len(value) >= size:
-        raise SpecError(f"{where}: removing all {size} {what}s leaves nothing")
-    return sorted(value)
-
-
 # --------------------------------------------------------------------------------------------
 # Typed schemas of experiments/setup.yaml and experiments/<strategy>.yaml
 # --------------------------------------------------------------------------------------------
-METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
-# The metrics whose variant-minus-baseline delta has a bootstrap CI (evaluate.delta_ci): a bound
-# is decided by that interval, so only these can carry one.
-BOUNDED_METRICS = ("accuracy", "precision")
 STAGES = ("compression", "final")
 
 
@@ -113,11 +62,6 @@ def _nested(cls):
     return dataclasses.field(default_factory=cls, metadata={"schema": cls})
 
 
-def _positive(value, where, kind=int):
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        raise SpecError(f"{where}: expected a positive {kind.__name__}, got {value!r}")
-
-
 @dataclasses.dataclass
 class DataSetup:
     source: str = "rotten_tomatoes"
@@ -140,7 +84,7 @@ class TrainingSetup:
     warmup_steps: int = 20
     weight_decay: float = 0.01
     max_length: int = 64
-    length_bucket: int = 32          # batches per length-sorted window: padding 1.03x real tokens (8: 1.11x, 1: 1.90x)
+    length_bucket: int = 32          # batches per length-sorted window: wider pads less (train.batch_order)
     seeds: int = 3                   # every model trains once per seed 0..seeds-1
     recovery: str = "finetune"       # finetune | distill (KL to the baseline's logits)
     distill_alpha: float = 0.5       # weight of the label loss; 1 - alpha on the KL term
@@ -151,8 +95,8 @@ class TrainingSetup:
 
     def check(self, where):
         for key in ("steps", "batch_size", "max_length", "length_bucket", "seeds"):
-            _positive(getattr(self, key), f"{where}.{key}")
-        _positive(float(self.lr), f"{where}.lr", float)
+            positive(getattr(self, key), f"{where}.{key}")
+        positive(float(self.lr), f"{where}.lr", float)
         if self.schedule not in ("cosine", "linear", "constant"):
             raise SpecError(f"{where}.schedule: '{self.schedule}' is not one of cosine, linear, constant")
         if self.recovery not in ("finetune", "distill"):
@@ -175,7 +119,7 @@ class LatencySetup:
 
     def check(self, where):
         for f in dataclasses.fields(self):
-            _positive(getattr(self, f.name), f"{where}.{f.name}")
+            positive(getattr(self, f.name), f"{where}.{f.name}")
 
 
 @dataclasses.dataclass
@@ -187,9 +131,9 @@ class EvaluationSetup:
     latency: LatencySetup = _nested(LatencySetup)
 
     def check(self, where):
-        _positive(self.batch_size, f"{where}.batch_size")
-        _positive(self.bootstrap, f"{where}.bootstrap")
-        _positive(self.lm_loss_texts, f"{where}.lm_loss_texts")
+        positive(self.batch_size, f"{where}.batch_size")
+        positive(self.bootstrap, f"{where}.bootstrap")
+        positive(self.lm_loss_texts, f"{where}.lm_loss_texts")
         if not 0.5 < self.confidence < 1:
             raise SpecError(f"{where}.confidence: expected a value in (0.5, 1), got {self.confidence}")
 
@@ -202,7 +146,7 @@ class CalibrationSetup:
 
     def check(self, where):
         as_int(self.samples, f"{where}.samples", 0, 100_000)
-        _positive(self.seq_len, f"{where}.seq_len")
+        positive(self.seq_len, f"{where}.seq_len")
 
 
 @dataclasses.dataclass
@@ -214,8 +158,8 @@ class SelectionSetup:
         default_factory=lambda: {"accuracy": {"min_delta": -0.02}, "precision": {"min_delta": -0.02}})
 
     def check(self, where):
-        if self.objective not in ("total_parameters", "model_size_mb", "inference_latency_ms", "flops_per_token"):
-            raise SpecError(f"{where}.objective: '{self.objective}' is not a size or cost measure")
+        if self.objective not in COSTS:
+            raise SpecError(f"{where}.objective: '{self.objective}' is not a size or cost measure; choose one of {list(COSTS)}")
         for metric, bound in self.constraints.items():
             Expectation.parse(metric, bound, f"{where}.constraints.{metric}")
 
@@ -302,10 +246,10 @@ class Expectation:
 
     @classmethod
     def parse(cls, metric: str, raw: Any, where: str) -> "Expectation":
-        if metric not in BOUNDED_METRICS:
-            known = "has no CI of its delta" if metric in METRICS else "is not a metric"
+        if metric not in BOUNDED:
+            known = "has no CI of its delta" if metric in NAMES else "is not a metric"
             raise SpecError(f"{where}: '{metric}' {known}; a bound is decided by its CI, so choose from "
-                            f"{list(BOUNDED_METRICS)}")
+                            f"{list(BOUNDED)}")
         check_keys(raw, ("min_delta", "max_delta"), where)
         if not raw:
             raise SpecError(f"{where}: give min_delta and/or max_delta")
@@ -375,8 +319,6 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
 
     With the base model's `config`, every compression spec is also checked against its shapes.
     """
-    from .models.variants import STRATEGIES, check
-
     path = Path(path)
     raw = read_yaml(path)
     where = str(path)
@@ -413,7 +355,7 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
             raise SpecError(f"{vwhere}.compression: one factor per variant: only '{strategy}' belongs in "
                             f"{path.name} (combine factors in final.yaml)")
         if config is not None:
-            check(config, comp, f"{vwhere}.compression")
+            check_compression(config, comp, f"{vwhere}.compression")
         v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
         if not v_expect:
             raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")

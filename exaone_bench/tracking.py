@@ -15,9 +15,10 @@ from pathlib import Path
 
 import yaml
 
+from .metrics import NAMES as METRICS
+
 EXPERIMENT = "exaone-bench"
 PARAM_LIMIT = 500  # conservative: longer values go to artifacts, never truncated silently
-METRICS = ("accuracy", "precision", "recall", "f1", "eval_loss")
 
 
 def tracking_uri(setup_uri: str | None, rootdir: Path) -> str:

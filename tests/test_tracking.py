@@ -126,7 +126,7 @@ def test_export_from_run_writes_model_card(logged, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     card = (tmp_path / "v" / "README.md").read_text()
-    assert "drop_layers: removed 1 layers [1]" in card and "non-commercial" in card
+    assert "drop_layers: removed layers [1]; parameters " in card and "non-commercial" in card
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "v").config.num_hidden_layers == 1

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from exaone_bench.compress import training_texts
+from exaone_bench.data import split_texts
 from exaone_bench.models.variants import Calibration, apply, replay
 from exaone_bench.models.variants.trim_vocab import _merge_parents, _with_ancestors, required_ids
 from exaone_bench.spec import SpecError
@@ -21,7 +21,7 @@ def base(micro_reference):
 
 @pytest.fixture(scope="module")
 def texts(micro_reference):
-    return training_texts()[:400]
+    return split_texts("train")[:400]
 
 
 @pytest.fixture(scope="module")

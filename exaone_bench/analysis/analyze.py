@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 
-from ..models.base import Source, resolve
+from .. import __version__
+from ..compress import calibration_for
+from ..models.base import Source, SourceError, load_model, resolve
+from . import importance
 from .params import TableContext, build_table
 from .safetensors_stream import iter_tensors, tensor_entries
 
@@ -21,7 +24,6 @@ def local_checkpoint(source: str) -> tuple[Source, Path]:
         return src, Path(src.location)
     from huggingface_hub import snapshot_download
 
-    from ..models.base import SourceError
 
     try:
         path = snapshot_download(src.location, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
@@ -35,9 +37,6 @@ def redundancy(path: Path, calibration: int, seq_len: int = 64, seed: int = 0):
     """Per-layer and per-head importance on `calibration` blocks of the training split."""
     import pandas as pd
 
-    from ..compress import calibration_for
-    from ..models.base import load_model
-    from . import importance
 
     model, tokenizer, _ = load_model(str(path))
     ids = calibration_for(tokenizer, calibration, seq_len, seed).input_ids
@@ -128,8 +127,6 @@ def analyze(source: str, out: str | Path, fmt: str = "csv", calibration: int = 0
         images["influence"] = plots.block_influence(layers, Path(f"{stem}_block_influence.png")).name
         images["heads"] = plots.head_heatmap(heads, Path(f"{stem}_heads.png")).name
     import transformers
-
-    from .. import __version__
 
     meta = {
         "model_id": src.name, "model_path": str(path), "revision": ctx.revision, "source_kind": src.kind,

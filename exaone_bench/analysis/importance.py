@@ -1,6 +1,7 @@
 """Importance scores: one number per layer, head, channel or token; higher means more important.
 
-Scores are separate from cutting: a strategy asks for a score by name and removes the lowest.
+Scores are separate from cutting: each is registered here under its name and the unit it ranks,
+a strategy's `by:` accepts the names registered for its units, and `compute` runs one.
 All scores run on a fixed calibration batch of token ids (no padding), in eval mode, fp32.
 - block_influence: 1 - cos(input, output) of each decoder layer (ShortGPT, Men et al. 2024).
 - angular_distance: arccos(cos(h_l, h_{l+n})) / pi for each block of n layers (Gromov et al. 2024).
@@ -13,12 +14,48 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from ..data import token_blocks
 from ..models.architecture import backbone, decoder_layers, head_dim
+
+
+@dataclass(frozen=True)
+class Score:
+    """A registered score: the unit it ranks and what it reads (calibration token ids, or texts)."""
+
+    name: str
+    unit: str
+    needs: str  # "ids": fn(model, input_ids, **kw); "texts": fn(tokenizer, texts, vocab_size)
+    fn: Callable
+
+
+SCORES: dict[str, Score] = {}
+
+
+def score(unit: str, needs: str = "ids"):
+    """Register a score function under its own name for `unit`."""
+    def register(fn):
+        SCORES[fn.__name__] = Score(fn.__name__, unit, needs, fn)
+        return fn
+    return register
+
+
+def for_units(*units: str) -> tuple[str, ...]:
+    """The names of the scores that rank any of `units`, in registration order."""
+    return tuple(name for name, s in SCORES.items() if s.unit in units)
+
+
+def compute(name: str, model, calib, where: str, **kwargs) -> torch.Tensor:
+    """Run score `name` on the model with what it needs from the calibration sample."""
+    s = SCORES[name]
+    if s.needs == "texts":
+        texts, tokenizer = calib.require_texts(where)
+        return s.fn(tokenizer, texts, model.config.vocab_size)
+    return s.fn(model, calib.require_ids(where), **kwargs)
 
 
 @contextlib.contextmanager
@@ -50,11 +87,13 @@ def _mean_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(a, b, dim=-1).mean()
 
 
+@score("layer")
 def block_influence(model, input_ids: torch.Tensor) -> torch.Tensor:
     """Per layer: 1 - mean cosine similarity between the layer's input and output hidden states."""
     return torch.stack([1 - _mean_cos(h_in, h_out) for h_in, h_out in _layer_io(model, input_ids)]).cpu()
 
 
+@score("layer_block")
 def angular_distance(model, input_ids: torch.Tensor, n: int = 1) -> torch.Tensor:
     """Per start index l: angular distance between the input of layer l and the output of l+n-1."""
     io = _layer_io(model, input_ids)
@@ -64,6 +103,7 @@ def angular_distance(model, input_ids: torch.Tensor, n: int = 1) -> torch.Tensor
     ]).cpu()
 
 
+@score("head")
 def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     """(layers, heads): |dLoss/dGate| of a gate multiplying each head's output before o_proj."""
     cfg = model.config
@@ -92,6 +132,7 @@ def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     return torch.stack([g.grad.abs() for g in gates])
 
 
+@score("mlp_channel")
 def mlp_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     """(layers, intermediate): mean |activation| entering down_proj x L2 norm of its weight column."""
     acts = []
@@ -107,6 +148,7 @@ def mlp_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     return (torch.stack(acts) * norms).cpu()
 
 
+@score("hidden_channel")
 def hidden_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     """(hidden,): mean |residual-stream value| over all layer outputs x embedding column norm."""
     io = _layer_io(model, input_ids)
@@ -114,6 +156,7 @@ def hidden_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     return (magnitude * backbone(model).embed_tokens.weight.detach().float().norm(dim=0)).cpu()
 
 
+@score("token", needs="texts")
 def token_frequency(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:
     """(vocab,): occurrences of each token id when `texts` are tokenised without special tokens."""
     counts = Counter()
@@ -123,17 +166,6 @@ def token_frequency(tokenizer, texts: list[str], vocab_size: int) -> torch.Tenso
     for i, c in counts.items():
         freq[i] = c
     return freq
-
-
-# Name -> (unit the score ranks, function). Strategies accept `by: <name>` for their unit.
-SCORES: dict[str, tuple[str, Callable]] = {
-    "block_influence": ("layer", block_influence),
-    "angular_distance": ("layer_block", angular_distance),
-    "head_importance": ("head", head_importance),
-    "mlp_channel_importance": ("mlp_channel", mlp_channel_importance),
-    "hidden_channel_importance": ("hidden_channel", hidden_channel_importance),
-    "token_frequency": ("token", token_frequency),
-}
 
 
 def calibration_batch(tokenizer, texts: list[str], n: int, seq_len: int = 64, seed: int = 0) -> torch.Tensor:

@@ -6,8 +6,12 @@ this project builds (exaone-tiny), so the hub path and the embedded default shar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from ...paths import models_dir
+from ...reference import DEFAULT, ensure_reference, reference_dir, shipped_dir, shipped_meta
+from .smollm2 import NAME, ensure_smollm2
+from .source import Source, SourceError
 
 BUILTIN_NAMES = ("exaone-tiny", "smollm2-135m")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -17,34 +21,17 @@ ACCEPTED = (
 )
 
 
-class SourceError(ValueError):
-    """A model source that cannot be resolved; the message lists what is accepted."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """A resolved model source: what the user wrote and what `from_pretrained` receives."""
-
-    name: str
-    kind: str            # "builtin" | "local" | "hub"
-    location: str        # directory path or hub id
-
 
 def resolve(source: str | Path, build: bool = True) -> Source:
     """Turn a user-given source into a loadable location, building exaone-tiny if needed."""
     text = str(source)
     if text == "exaone-tiny":
-        from ...reference import DEFAULT, ensure_reference, reference_dir, shipped_dir, shipped_meta
-
         if build:
             path = ensure_reference(DEFAULT)
         else:
             path = shipped_dir(DEFAULT) if shipped_meta(DEFAULT) is not None else reference_dir(DEFAULT)
         return Source(text, "builtin", str(path))
     if text == "smollm2-135m":
-        from ...paths import models_dir
-        from .smollm2 import NAME, ensure_smollm2
-
         return Source(text, "builtin", str(ensure_smollm2() if build else models_dir() / NAME))
     path = Path(text).expanduser()
     if path.is_dir():

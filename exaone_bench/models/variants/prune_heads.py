@@ -8,13 +8,15 @@ head_dim is unchanged and written into the config explicitly.
 """
 from __future__ import annotations
 
-from ...analysis.importance import head_importance
-from ...spec import SpecError, as_index_list, as_int, check_keys
+from ...analysis.importance import compute
+from ...validate import SpecError, as_index_list, as_int, check_keys
 from ..architecture import decoder_layers, head_dim
+from .contract import choose_score
 from .surgery import check_reloadable, head_rows, keep_cols, keep_rows
 
 NAME = "prune_heads"
-SCORES = ("head_importance",)
+UNITS = ("head",)
+REMOVED = ("query_heads", "query heads")
 
 
 def _check(spec, n_kv, rep, where) -> tuple[list[int] | int, int]:
@@ -24,13 +26,11 @@ def _check(spec, n_kv, rep, where) -> tuple[list[int] | int, int]:
         raise SpecError(f"{where}: give kv_heads, query_heads_per_group or query_heads")
     if "query_heads_per_group" in spec and "query_heads" in spec:
         raise SpecError(f"{where}: give query_heads_per_group or query_heads, not both")
-    if spec.get("by", "head_importance") not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for heads; choose one of {list(SCORES)}")
+    choose_score(UNITS, spec.get("by"), f"{where}.by")
     kv, drop = spec.get("kv_heads", []), []
     if isinstance(kv, dict):
         check_keys(kv, ("count", "by"), f"{where}.kv_heads")
-        if kv.get("by") not in SCORES:
-            raise SpecError(f"{where}.kv_heads.by: unknown score '{kv.get('by')}'; choose one of {list(SCORES)}")
+        choose_score(UNITS, kv.get("by"), f"{where}.kv_heads.by", default=False)
         drop = as_int(kv.get("count"), f"{where}.kv_heads.count", 1, n_kv - 1)
     elif "kv_heads" in spec:
         drop = as_index_list(kv, f"{where}.kv_heads", n_kv, "KV head")
@@ -66,7 +66,8 @@ def plan(model, spec, calib, where: str) -> dict:
     drop, per_group = check(cfg, spec, where)
     importance = None
     if isinstance(drop, int) or per_group < rep:
-        importance = head_importance(model, calib.require_ids(where))
+        by = spec["kv_heads"]["by"] if isinstance(drop, int) else choose_score(UNITS, spec.get("by"), f"{where}.by")
+        importance = compute(by, model, calib, where)
     if isinstance(drop, int):  # each layer drops its own least important groups (summed head scores)
         group = importance.view(n_layers, n_kv, rep).sum(-1)
         kv_keep = [sorted(row.argsort(descending=True)[: n_kv - drop].tolist()) for row in group]
@@ -85,7 +86,7 @@ def plan(model, spec, calib, where: str) -> dict:
         "removed": {"kv_heads": [[g for g in range(n_kv) if g not in k] for k in kv_keep],
                     "query_heads": [[h for h in range(n_q) if h not in k] for k in q_keep]},
         "kept": {"kv_heads": kv_keep, "query_heads": q_keep},
-        "scores": {"head_importance": [[round(float(v), 6) for v in row] for row in importance]}
+        "scores": {by: [[round(float(v), 6) for v in row] for row in importance]}
         if importance is not None else {},
     }
 

@@ -7,13 +7,15 @@ Not exact: RMSNorm now averages over fewer channels, which the recovery fine-tun
 """
 from __future__ import annotations
 
-from ...analysis.importance import hidden_channel_importance
-from ...spec import SpecError, check_keys, target_width
+from ...analysis.importance import compute
+from ...validate import check_keys, target_width
 from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms, output_head
+from .contract import choose_score
 from .surgery import check_reloadable, keep_cols, keep_norm, keep_rows, retie
 
 NAME = "reduce_hidden_dim"
-SCORES = ("hidden_channel_importance",)
+UNITS = ("hidden_channel",)
+REMOVED = ("channels", "hidden channels")
 
 
 def check(config, spec, where: str) -> int:
@@ -21,15 +23,14 @@ def check(config, spec, where: str) -> int:
     check_keys(spec, ("hidden_size", "ratio", "by"), where)
     target = target_width(spec, "hidden_size", config.hidden_size, where)
     check_reloadable(config, where, hidden_size=target, head_dim=head_dim(config))
-    if spec.get("by", SCORES[0]) not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for hidden channels; choose one of {list(SCORES)}")
+    choose_score(UNITS, spec.get("by"), f"{where}.by")
     return target
 
 
 def plan(model, spec, calib, where: str) -> dict:
     width = model.config.hidden_size
-    target, by = check(model.config, spec, where), spec.get("by", SCORES[0])
-    score = hidden_channel_importance(model, calib.require_ids(where))
+    target, by = check(model.config, spec, where), choose_score(UNITS, spec.get("by"), f"{where}.by")
+    score = compute(by, model, calib, where)
     keep = sorted(score.argsort(descending=True)[:target].tolist())
     return {
         "removed": {"channels": sorted(set(range(width)) - set(keep))},

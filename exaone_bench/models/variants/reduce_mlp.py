@@ -5,28 +5,29 @@ gate/up lose rows, down loses the matching columns.
 """
 from __future__ import annotations
 
-from ...analysis.importance import mlp_channel_importance
-from ...spec import SpecError, check_keys, target_width
+from ...analysis.importance import compute
+from ...validate import check_keys, target_width
 from ..architecture import decoder_layers
+from .contract import choose_score
 from .surgery import keep_cols, keep_rows
 
 NAME = "reduce_mlp"
-SCORES = ("mlp_channel_importance",)
+UNITS = ("mlp_channel",)
+REMOVED = ("channels", "MLP channels")
 
 
 def check(config, spec, where: str) -> int:
     """Validate the spec against the config alone; returns the kept width."""
     check_keys(spec, ("intermediate_size", "ratio", "by"), where)
     target = target_width(spec, "intermediate_size", config.intermediate_size, where)
-    if spec.get("by", SCORES[0]) not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for MLP channels; choose one of {list(SCORES)}")
+    choose_score(UNITS, spec.get("by"), f"{where}.by")
     return target
 
 
 def plan(model, spec, calib, where: str) -> dict:
     width = model.config.intermediate_size
-    target, by = check(model.config, spec, where), spec.get("by", SCORES[0])
-    score = mlp_channel_importance(model, calib.require_ids(where))
+    target, by = check(model.config, spec, where), choose_score(UNITS, spec.get("by"), f"{where}.by")
+    score = compute(by, model, calib, where)
     keep = [sorted(row.argsort(descending=True)[:target].tolist()) for row in score]
     return {
         "removed": {"channels": [sorted(set(range(width)) - set(k)) for k in keep]},

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...validate import SpecError
 from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms, output_head
 
 
@@ -83,8 +84,6 @@ def sync_config(model) -> dict:
 
 def check_reloadable(config, where: str, **changes) -> None:
     """Fail before cutting if stock transformers would refuse the resulting config on reload."""
-    from ...spec import SpecError
-
     values = {**config.to_dict(), **changes}
     try:
         type(config).from_dict(values)

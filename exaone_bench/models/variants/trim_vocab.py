@@ -9,14 +9,15 @@ vocab, merges and special ids are remapped, so text maps to exactly the old toke
 from __future__ import annotations
 
 import json
-
-from ...analysis.importance import token_frequency
-from ...spec import SpecError, as_int, check_keys
+from ...analysis.importance import compute
+from ...validate import SpecError, as_int, check_keys
 from ..architecture import backbone
+from .contract import choose_score
 from .surgery import keep_rows, retie
 
 NAME = "trim_vocab"
-SCORES = ("token_frequency",)
+UNITS = ("token",)
+REMOVED = ("token_ids", "tokens")
 
 
 def _tokenizer_json(tokenizer) -> dict:
@@ -62,8 +63,7 @@ def check(config, spec, where: str) -> None:
     check_keys(spec, ("min_count", "size", "by", "keep_ids"), where)
     if len({"min_count", "size", "keep_ids"} & set(spec)) != 1:
         raise SpecError(f"{where}: give exactly one of min_count, size or keep_ids")
-    if spec.get("by", "token_frequency") not in SCORES:
-        raise SpecError(f"{where}.by: unknown score '{spec['by']}' for tokens; choose one of {list(SCORES)}")
+    choose_score(UNITS, spec.get("by"), f"{where}.by")
     if "min_count" in spec:
         as_int(spec["min_count"], f"{where}.min_count", 1, 10**12)
     elif "size" in spec:
@@ -89,8 +89,9 @@ def plan(model, spec, calib, where: str) -> dict:
     else:
         if "size" in spec:  # the special and byte tokens always stay
             as_int(spec["size"], f"{where}.size", len(required), size - 1)
-        freq = token_frequency(tokenizer, texts, size)
-        scores["token_frequency"] = freq.tolist()
+        by = choose_score(UNITS, spec.get("by"), f"{where}.by")
+        freq = compute(by, model, calib, where)
+        scores[by] = freq.tolist()
         if "min_count" in spec:
             keep = required | set((freq >= spec["min_count"]).nonzero().flatten().tolist())
         else:  # most frequent first, each with its ancestors, until the next would overflow `size`
