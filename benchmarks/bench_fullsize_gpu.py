@@ -25,7 +25,7 @@ import torch
 import records
 from bench_train_throughput import executed_flops  # this folder is on sys.path when run as a script
 from random_exaone import build
-from exaone_bench.evaluate import latency_ms
+from exaone_bench.latency import latency_ms
 from exaone_bench.runner import Runner
 from exaone_bench.spec import load_setup
 from exaone_bench.train import batch_order, classifier_from, encode, train

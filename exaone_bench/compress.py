@@ -104,7 +104,7 @@ def from_run(run_id: str, out: str | Path, model: str | None = None) -> list[dic
 
     tracker = Tracker(tracking_uri(None, Path.cwd()))
     run = tracker.client.get_run(run_id)
-    result = json.loads(Path(tracker.client.download_artifacts(run_id, "metrics.json")).read_text())
+    result = tracker.read_result(run_id)
     parent = run.data.tags.get("mlflow.parentRunId")
     setup = json.loads(Path(tracker.client.download_artifacts(parent, "setup.json")).read_text()) if parent else {}
     base = model or setup.get("model")

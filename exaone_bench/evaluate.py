@@ -5,9 +5,7 @@ The delta CI resamples both sources of noise: seeds (which fine-tuning runs) and
 """
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -115,37 +113,6 @@ def flops_per_token(config, seq_len: int, with_lm_head: bool = False) -> float:
     h = config.hidden_size
     head = 2 * h * config.vocab_size if with_lm_head else 2 * h * getattr(config, "num_labels", 2)
     return float(config.num_hidden_layers * sum(layer_flops(config, seq_len)) + head)
-
-
-@torch.no_grad()
-def latency_ms(models: list, batch_size: int, seq_len: int, warmup: int, repeats: int, threads: int) -> list[float]:
-    """Median forward latency (ms) of each model on fixed random tokens, fixed threads, warm-up excluded.
-
-    The models' forwards are interleaved (one forward of each, `repeats` rounds), so that a slow
-    spell of a shared machine falls on every model alike instead of on whichever was being timed.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        inputs = []
-        for model in models:
-            model.eval()
-            gen = torch.Generator().manual_seed(0)
-            inputs.append(torch.randint(3, model.config.vocab_size, (batch_size, seq_len), generator=gen).to(model.device))
-            for _ in range(warmup):
-                model(input_ids=inputs[-1])
-        times: list[list[float]] = [[] for _ in models]
-        sync = torch.cuda.synchronize if any(x.is_cuda for x in inputs) else (lambda: None)
-        for _ in range(repeats):
-            for model, x, out in zip(models, inputs, times):
-                sync()
-                t = time.perf_counter()
-                model(input_ids=x)
-                sync()
-                out.append((time.perf_counter() - t) * 1000)
-    finally:
-        torch.set_num_threads(previous)
-    return [float(statistics.median(t)) for t in times]
 
 
 @torch.no_grad()

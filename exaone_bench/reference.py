@@ -20,7 +20,7 @@ import torch
 
 from . import npm_corpus
 from .cache import atomic_dir, stable_hash, verify_checksums, write_checksums
-from .data import DataSpec, pretraining_documents, prepare, split_texts, token_blocks
+from .data import DataSpec, pretraining_documents, split_texts, token_blocks
 from .paths import models_dir
 from .evaluate import lm_loss as evaluate_lm_loss
 from .train import decay_groups, lr_multiplier

@@ -231,7 +231,7 @@ def load_setup(path: str | Path, **overrides) -> Setup:
     return setup
 
 
-# A hypothesis's verdict and how a person reads it; `runner.judge` decides it from the CIs.
+# A hypothesis's verdict and how a person reads it; `verdict.judge` decides it from the CIs.
 VERDICT_TEXT = {"confirmed": "hypothesis confirmed", "inconclusive": "inconclusive (a CI straddles its bound)",
                 "rejected": "hypothesis rejected"}
 

@@ -18,6 +18,7 @@ import yaml
 from .metrics import NAMES as METRICS
 
 EXPERIMENT = "exaone-bench"
+LATENCY = "latency.json"  # a variant's latency, logged after its run (Tracker.log_latency)
 PARAM_LIMIT = 500  # conservative: longer values go to artifacts, never truncated silently
 
 
@@ -87,10 +88,16 @@ class Tracker:
         return rid
 
     def log_latency(self, rid: str, result: dict) -> None:
-        """Latency arrives after the variant's run (measured at session end): its param, metric and metrics.json."""
-        self.client.log_param(rid, "inference_latency_ms", result["params"]["inference_latency_ms"])
-        self.client.log_metric(rid, "speedup", result["speedup"])
-        self._json_artifact(rid, "metrics.json", result)
+        """Latency, measured at the session's end, as a step of its own on the variant's finished run.
+
+        The run's metrics.json stays as it was logged; `latency.json` (and a param and metrics)
+        are added beside it, and `read_session` puts the two together.
+        """
+        latency = {"inference_latency_ms": result["params"]["inference_latency_ms"], "speedup": result["speedup"]}
+        self.client.log_param(rid, "inference_latency_ms", latency["inference_latency_ms"])
+        self.client.log_metric(rid, "inference_latency_ms", latency["inference_latency_ms"])
+        self.client.log_metric(rid, "speedup", latency["speedup"])
+        self._json_artifact(rid, LATENCY, latency)
 
     def log_failure(self, name: str, stage: str, error: str, tags: dict) -> str:
         """A variant that crashed: a FAILED child run with the error as a tag."""
@@ -187,6 +194,15 @@ class Tracker:
             raise ValueError(f"no exaone-bench session runs in {self.uri}")
         return runs[0].info.run_id
 
+    def read_result(self, run_id: str) -> dict:
+        """One child run's result as logged (metrics.json), with its latency step when it has one."""
+        result = json.loads(Path(self.client.download_artifacts(run_id, "metrics.json")).read_text())
+        if any(a.path == LATENCY for a in self.client.list_artifacts(run_id)):
+            latency = json.loads(Path(self.client.download_artifacts(run_id, LATENCY)).read_text())
+            result["params"]["inference_latency_ms"] = latency["inference_latency_ms"]
+            result["speedup"] = latency["speedup"]
+        return result
+
     def read_session(self, parent_id: str | None = None) -> dict:
         """Everything the report needs, from MLflow alone: setup, baseline, floors, variants."""
         parent_id = parent_id or self.latest_parent()
@@ -202,7 +218,7 @@ class Tracker:
             if run.info.status == "FAILED":
                 doc["failed"].append({"name": run.data.tags.get("variant_name"), "error": run.data.tags.get("error", "")})
                 continue
-            result = json.loads(Path(self.client.download_artifacts(run.info.run_id, "metrics.json")).read_text())
+            result = self.read_result(run.info.run_id)
             if stage == "baseline":
                 doc["baseline"] = result
             elif stage in ("compression", "final"):

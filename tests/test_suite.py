@@ -176,7 +176,7 @@ def test_baseline_seeds_are_shared_by_workers_and_built_once(pytester, micro_ref
     from exaone_bench.spec import load_setup
 
     doc = results(pytester)
-    # Runner.seeds_dir(), without importing the runner here: pytester's teardown would unload
+    # BaselineCache.seeds_dir(), without importing the runner here: pytester's teardown would unload
     # `datasets` and its re-import fails (pyarrow keeps the extension types registered).
     seed_hash = load_setup(pytester.path / "experiments" / "setup.yaml").seed_hash
     lines = (data_root / "cache" / "baselines" / f"seeds-{seed_hash}" / "build.log").read_text().splitlines()
@@ -193,7 +193,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
 
     (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("batch_size: 8", "batch_size: 6"))
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
-    log = runner.seeds_dir() / "build.log"
+    log = runner.baselines.seeds_dir() / "build.log"
     first = runner.baseline()
     assert len(log.read_text().splitlines()) == 2
     assert runner.baseline() is first  # read back and checksummed once per process
@@ -203,13 +203,13 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     assert Runner(quick).baseline()["per_seed"] == first["per_seed"][:1]
     assert len(log.read_text().splitlines()) == 2
 
-    (runner.baseline_dir() / "arrays.npz").write_bytes(b"not an npz")
+    (runner.baselines.dir() / "arrays.npz").write_bytes(b"not an npz")
     second = Runner(runner.setup).baseline()  # the next run (process) checks the cache
     assert len(log.read_text().splitlines()) == 2  # nothing retrained
     assert second["per_seed"] == first["per_seed"] and np.array_equal(second["preds"], first["preds"])
 
-    (runner.baseline_dir() / "result.json").write_text("{}")
-    with open(runner.seeds_dir() / "1" / "arrays.npz", "r+b") as f:  # one flipped byte
+    (runner.baselines.dir() / "result.json").write_text("{}")
+    with open(runner.baselines.seeds_dir() / "1" / "arrays.npz", "r+b") as f:  # one flipped byte
         f.seek(100)
         byte = f.read(1)
         f.seek(100)
@@ -299,7 +299,7 @@ def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_p
     """Identical architectures are timed once; models share an interleaved run while they fit the budget."""
     from transformers import AutoConfig
 
-    from exaone_bench import runner as runner_mod
+    from exaone_bench import latency as runner_mod
     from exaone_bench.runner import Runner
     from exaone_bench.spec import load_setup
 
@@ -320,7 +320,7 @@ def test_latency_memory_budget_is_a_quarter_of_free_memory():
     """The budget follows the machine: a quarter of what is available now (slack for other processes' churn)."""
     import psutil
 
-    from exaone_bench.runner import latency_memory_budget
+    from exaone_bench.latency import latency_memory_budget
 
     quarter = psutil.virtual_memory().available / 4
     assert 0.5 * quarter < latency_memory_budget("cpu") < 1.5 * quarter
@@ -334,7 +334,7 @@ def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference, tmp
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from exaone_bench.runner import model_fingerprint
+    from exaone_bench.seeds import model_fingerprint
 
     model, tokenizer = AutoModelForCausalLM.from_pretrained(micro_reference), AutoTokenizer.from_pretrained(micro_reference)
     twin = copy.deepcopy(model)

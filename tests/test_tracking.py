@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from exaone_bench.report import render, selection
+from exaone_bench.tracking import Tracker
 from test_suite import DROP, MICRO_SETUP, MLP
 
 pytest_plugins = ["pytester"]
@@ -81,8 +82,9 @@ def test_parent_and_children_with_params_tags_and_artifacts(logged):
 
 
 def test_latency_is_measured_at_session_end_and_logged(logged):
-    """Measured after the last item; the param, the speedup metric and metrics.json agree with results.json."""
-    root, _, client = logged
+    """Measured after the last item and logged as a step of its own: metrics.json stays as first logged,
+    latency.json, the param and the metrics agree with results.json, and reading back joins them."""
+    root, env, client = logged
     results = json.loads((root / "reports" / "latest" / "results.json").read_text())
     base_ms = results["baseline"]["params"]["inference_latency_ms"]
     run = [r for r in _runs(client) if r.data.tags.get("variant_name") == "drop_layers[last1]"][0]
@@ -92,7 +94,12 @@ def test_latency_is_measured_at_session_end_and_logged(logged):
     assert float(run.data.params["inference_latency_ms"]) == pytest.approx(ms)
     assert run.data.metrics["speedup"] == pytest.approx(last1["speedup"])
     logged_doc = json.loads(Path(client.download_artifacts(run.info.run_id, "metrics.json")).read_text())
-    assert logged_doc["params"]["inference_latency_ms"] == ms and logged_doc["config"]["num_hidden_layers"] == 1
+    assert "inference_latency_ms" not in logged_doc["params"] and logged_doc["config"]["num_hidden_layers"] == 1
+    latency = json.loads(Path(client.download_artifacts(run.info.run_id, "latency.json")).read_text())
+    assert latency == {"inference_latency_ms": ms, "speedup": last1["speedup"]}
+    assert run.data.metrics["inference_latency_ms"] == pytest.approx(ms)
+    joined = Tracker(env["MLFLOW_TRACKING_URI"]).read_result(run.info.run_id)
+    assert joined["params"]["inference_latency_ms"] == ms and joined["speedup"] == last1["speedup"]
 
 
 def test_crashing_variant_is_a_failed_run_with_the_error(logged):

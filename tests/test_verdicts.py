@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from exaone_bench.runner import judge
+from exaone_bench.verdict import judge
 from exaone_bench.spec import Expectation, SpecError, Variant
 
 
