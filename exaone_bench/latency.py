@@ -62,6 +62,7 @@ class Latency:
     """Times a classifier of each architecture (random weights: they do not change the time)."""
 
     def __init__(self, protocol: LatencySetup, device: str, num_labels: int):
+        # device: the setup's (cpu, cuda, auto); `where` picks the one latency is timed on
         self.protocol, self.device, self.num_labels = protocol, device, num_labels
 
     def latencies(self, configs: list[dict]) -> list[float]:

@@ -48,8 +48,7 @@ class Runner:
         self.num_labels = split["train"].features["label"].num_classes
         self.label_names = split["train"].features["label"].names
         self.baselines = BaselineCache(self)
-        self.timer = Latency(setup.evaluation.latency, "cuda" if setup.device != "cpu" and torch.cuda.is_available()
-                             else "cpu", self.num_labels)
+        self.timer = Latency(setup.evaluation.latency, setup.device, self.num_labels)
 
     # -- building blocks -----------------------------------------------------------------
     def device(self) -> str:
