@@ -136,13 +136,23 @@ def _plots(doc: dict, out: Path) -> list[str]:
 MAX_CHART_UNITS = 64  # a bar per unit stays readable up to about this many
 
 
+def _units(rec: dict) -> tuple[str, list, int]:
+    """(the removed key a record's scores rank, its removed units, how many units a score has one value for).
+
+    Per-layer records (a list of units per layer) are scored per layer: one row of values per layer.
+    """
+    key = STRATEGIES[rec["strategy"]].REMOVED[0]
+    gone = rec["removed"][key]
+    per_layer = bool(gone) and isinstance(gone[0], list)
+    return key, gone, len(gone) if per_layer else len(gone) + len(rec["kept"][key])
+
+
 def unit_scores(variants: list[dict]):
     """The first single-factor strategy whose records score each of its units once (a 1-D score as long
     as its unit count, at most MAX_CHART_UNITS): (strategy, score, scores, [(variant id, removed units)])."""
     for r in variants:
         for rec in r["removed"][:1]:
-            key = STRATEGIES[rec["strategy"]].REMOVED[0]
-            units = len(rec["removed"][key]) + len(rec["kept"][key])
+            key, _, units = _units(rec)
             for name, values in rec["scores"].items():
                 if values and not isinstance(values[0], list) and len(values) == units <= MAX_CHART_UNITS:
                     removers = [(v["variant_id"], v["removed"][0]["removed"][key]) for v in variants
@@ -157,11 +167,9 @@ def score_reasons(result: dict) -> list[str]:
 
     out = []
     for rec in result["removed"]:
-        key, noun = STRATEGIES[rec["strategy"]].REMOVED
+        noun = STRATEGIES[rec["strategy"]].REMOVED[1]
+        _, gone, units = _units(rec)
         for name, values in rec["scores"].items():
-            gone = rec["removed"][key]
-            per_layer = bool(gone) and isinstance(gone[0], list)
-            units = len(gone) if per_layer else len(gone) + len(rec["kept"][key])
             if not values or len(values) != units:  # e.g. a score per block start, not per unit
                 out.append(f"{rec['strategy']} chose {words(rec)} by {name}.")
                 continue

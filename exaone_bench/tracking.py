@@ -91,7 +91,7 @@ class Tracker:
         """Latency, measured at the session's end, as a step of its own on the variant's finished run.
 
         The run's metrics.json stays as it was logged; `latency.json` (and a param and metrics)
-        are added beside it, and `read_session` puts the two together.
+        are added beside it, and `read_result` puts the two together.
         """
         latency = {"inference_latency_ms": result["params"]["inference_latency_ms"], "speedup": result["speedup"]}
         self.client.log_param(rid, "inference_latency_ms", latency["inference_latency_ms"])

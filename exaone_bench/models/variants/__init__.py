@@ -25,7 +25,6 @@ from .contract import validate_module
 from .surgery import shape_summary, sync_config
 
 ENTRY_POINTS = "exaone_bench.strategies"
-NOT_STRATEGIES = {"calibration", "contract", "surgery"}
 
 
 class Registry(Mapping):
@@ -36,8 +35,8 @@ class Registry(Mapping):
 
     def _discover(self) -> dict[str, ModuleType]:
         found: dict[str, ModuleType] = {}
-        modules = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)
-                   if m.name not in NOT_STRATEGIES]
+        local = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
+        modules = [m for m in local if hasattr(m, "NAME")]  # the rest are helpers (surgery, contract, ...)
         modules += [ep.load() for ep in entry_points(group=ENTRY_POINTS)]
         for module in modules:
             validate_module(module)
