@@ -62,17 +62,17 @@ def main() -> None:
     figures = {"device": str(setup.device), "seeds": setup.training.seeds, "steps": setup.training.steps,
                "threads": setup.training.threads}
     for dtype, r in results.items():
-        m = r["metrics"]
+        m = r.metrics
         short = "fp32" if dtype == "float32" else "bf16"
         figures.update({f"{short}_accuracy": round(m["accuracy"], 4), f"{short}_accuracy_sd": round(m["accuracy_sd"], 4),
                         f"{short}_precision": round(m["precision"], 4), f"{short}_precision_sd": round(m["precision_sd"], 4),
                         f"{short}_eval_loss": round(m["eval_loss"], 4),
-                        f"{short}_tokens_per_s": round(r["training"]["tokens_per_second"])})
+                        f"{short}_tokens_per_s": round(r.training["tokens_per_second"])})
         print(f"{dtype:<9} {m['accuracy']:.3f} +- {m['accuracy_sd']:.3f} {m['precision']:.3f} +- {m['precision_sd']:.3f} "
-              f"{m['eval_loss']:>9.3f} {r['training']['tokens_per_second']:>9.0f}  {r['setup_hash']}")
-    ci = delta_ci(labels, bf16["preds"], fp32["preds"], setup.evaluation.bootstrap, setup.evaluation.confidence)
+              f"{m['eval_loss']:>9.3f} {r.training['tokens_per_second']:>9.0f}  {r.setup_hash}")
+    ci = delta_ci(labels, bf16.preds, fp32.preds, setup.evaluation.bootstrap, setup.evaluation.confidence)
     for metric in ("accuracy", "precision"):
-        d = bf16["metrics"][metric] - fp32["metrics"][metric]
+        d = bf16.metrics[metric] - fp32.metrics[metric]
         c = ci[metric]
         verdict = "distinguishable" if c["distinguishable"] else "not distinguishable"
         print(f"bf16 - fp32 {metric}: {d:+.3f}, {setup.evaluation.confidence:.0%} CI [{c['ci_low']:+.3f}, "

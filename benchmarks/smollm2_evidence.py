@@ -105,20 +105,20 @@ def finetune(model, tok, setup_path: str) -> dict:
     runner = Runner(setup)
     t0 = time.perf_counter()
     base = runner.baseline()
-    b = base["metrics"]
+    b = base.metrics
     print(f"fine-tune: {setup.training.steps} steps x {setup.training.batch_size} reviews, {setup.training.seeds} seed, "
           f"{setup.training.threads} threads; test split of {len(runner.labels['test'])} reviews")
     print(f"baseline     accuracy {b['accuracy']:.3f}, precision {b['precision']:.3f} "
-          f"({base['training']['tokens_per_second']:.0f} tokens/s, {time.perf_counter() - t0:.0f} s); floors: "
-          f"TF-IDF+LR {base['floors']['tfidf_logreg']['accuracy']:.3f}, majority {base['floors']['majority_class']['accuracy']:.3f}",
+          f"({base.training['tokens_per_second']:.0f} tokens/s, {time.perf_counter() - t0:.0f} s); floors: "
+          f"TF-IDF+LR {base.floors['tfidf_logreg']['accuracy']:.3f}, majority {base.floors['majority_class']['accuracy']:.3f}",
           flush=True)
     figures = {"finetune_steps": setup.training.steps, "finetune_batch_size": setup.training.batch_size,
                "finetune_seeds": setup.training.seeds, "finetune_threads": setup.training.threads,
                "baseline_parameters": sum(p.numel() for p in model.parameters()),
                "baseline_accuracy": round(b["accuracy"], 3), "baseline_precision": round(b["precision"], 3),
-               "baseline_tokens_per_s": round(base["training"]["tokens_per_second"]),
-               "tfidf_logreg_accuracy": round(base["floors"]["tfidf_logreg"]["accuracy"], 3),
-               "majority_accuracy": round(base["floors"]["majority_class"]["accuracy"], 3)}
+               "baseline_tokens_per_s": round(base.training["tokens_per_second"]),
+               "tfidf_logreg_accuracy": round(base.floors["tfidf_logreg"]["accuracy"], 3),
+               "majority_accuracy": round(base.floors["majority_class"]["accuracy"], 3)}
     quarter = max(1, round(model.config.num_hidden_layers * 0.25))
     for compression in ({"drop_layers": {"count": quarter, "by": "block_influence"}},
                         {"prune_heads": {"query_heads_per_group": 2}}, {"reduce_mlp": {"ratio": 0.75}}):

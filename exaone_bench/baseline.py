@@ -18,6 +18,7 @@ from filelock import FileLock
 from .cache import atomic_dir, verify_checksums, write_checksums
 from .evaluate import floors, level_ci
 from .paths import data_dir
+from .result import BaselineResult, Interval
 from .seeds import shared_seeds, write_part
 
 
@@ -26,7 +27,7 @@ class BaselineCache:
 
     def __init__(self, runner):
         self.runner, self.setup = runner, runner.setup
-        self._loaded: dict | None = None  # read back (and checksummed) once per process
+        self._loaded: BaselineResult | None = None  # read back (and checksummed) once per process
 
     def start_seeds(self) -> None:
         """Build, without waiting, the baseline seeds no other worker holds (none once all are taken)."""
@@ -36,7 +37,7 @@ class BaselineCache:
     def dir(self) -> Path:
         return data_dir() / "cache" / "baselines" / f"merged-{self.setup.hash}"
 
-    def get(self) -> dict:
+    def get(self) -> BaselineResult:
         """The uncompressed model under this setup: trained once per setup hash, then read back.
 
         Its seeds are built in parallel by whichever xdist workers need the baseline, so a worker
@@ -51,11 +52,10 @@ class BaselineCache:
             with FileLock(str(out) + ".lock"):
                 if not verify_checksums(out):
                     self._merge(out, parts)
-        result = json.loads((out / "result.json").read_text())
         arrays = np.load(out / "arrays.npz")
-        result["preds"], result["train_logits"] = arrays["preds"], arrays["train_logits"]
-        self._loaded = result
-        return result
+        self._loaded = BaselineResult.from_dict(json.loads((out / "result.json").read_text()), "baseline")
+        self._loaded.preds, self._loaded.train_logits = arrays["preds"], arrays["train_logits"]
+        return self._loaded
 
     def seeds_dir(self) -> Path:
         """Seed parts of the baseline, keyed without the seed count: `--quick` reuses the full run's seed 0."""
@@ -89,20 +89,20 @@ class BaselineCache:
         torch.set_num_threads(self.runner.threads())
         lm_loss = self.runner.lm_loss(causal_lm, tokenizer)
         fitted = self.runner.combine(parts)
-        result = {
-            "name": "baseline", "stage": "baseline", "strategy": "none", "variant_id": "baseline",
-            "model": {"source": src.name, "kind": src.kind, "location": src.location},
-            "setup_hash": self.setup.hash, "params": {**self.runner.shape(causal_lm), **fitted["cost"]},
-            "config": causal_lm.config.to_dict(),
-            "metrics": fitted["metrics"], "per_seed": fitted["per_seed"], "training": fitted["training"],
-            "level_ci": level_ci(self.runner.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
-                                 self.setup.evaluation.confidence),
-            "lm_loss_before_recovery": lm_loss, "base_lm_loss": lm_loss,
-            "floors": floors(self.runner.texts["train"], self.runner.labels["train"], self.runner.texts["test"], self.runner.labels["test"]),
+        result = BaselineResult(
+            model={"source": src.name, "kind": src.kind, "location": src.location},
+            setup_hash=self.setup.hash, params={**self.runner.shape(causal_lm), **fitted["cost"]},
+            config=causal_lm.config.to_dict(),
+            metrics=fitted["metrics"], per_seed=fitted["per_seed"], training=fitted["training"],
+            level_ci={m: Interval(**c) for m, c in level_ci(
+                self.runner.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
+                self.setup.evaluation.confidence).items()},
+            lm_loss_before_recovery=lm_loss, base_lm_loss=lm_loss,
+            floors=floors(self.runner.texts["train"], self.runner.labels["train"], self.runner.texts["test"],
+                          self.runner.labels["test"]),
             # worker-seconds: the seeds may have been built side by side
-            "seconds": round(sum(p["build_seconds"] for p in parts) + time.perf_counter() - t0, 1),
-        }
+            seconds=round(sum(p["build_seconds"] for p in parts) + time.perf_counter() - t0, 1))
         with atomic_dir(out) as tmp:
-            (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+            (tmp / "result.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
             np.savez(tmp / "arrays.npz", preds=fitted["preds"], train_logits=fitted.get("train_logits", np.zeros(0)))
             write_checksums(tmp, ["result.json", "arrays.npz"])

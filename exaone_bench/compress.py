@@ -14,9 +14,10 @@ import yaml
 from .analysis.importance import calibration_batch
 from .cache import atomic_dir
 from .data import DataSpec, split_texts
-from .models.base import load_model
+from .models.base import full_model, load_model
 from .metrics import NAMES
 from .models.variants import STRATEGIES, Calibration, apply, describe, replay
+from .result import VariantResult
 from .spec import read_yaml
 from .validate import SpecError, check_keys
 
@@ -45,7 +46,7 @@ def calibration_for(tokenizer, n: int, seq_len: int = 64, seed: int = 0, data: D
 def save_variant(model, tokenizer, removed: list[dict], out: Path, provenance: dict, variant_file: Path | None = None):
     """Write the checkpoint, tokenizer, removed.yaml and the variant file atomically."""
     with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp)
+        full_model(model).save_pretrained(tmp)  # EXAONE 4.5: the whole model, its vision tower untouched
         tokenizer.save_pretrained(tmp)
         doc = {**provenance, "removed": removed}
         (tmp / "removed.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120))
@@ -82,17 +83,17 @@ LICENSE_NOTE = ("EXAONE weights are released under LG AI Research's EXAONE AI Mo
                 "restriction beyond the project's own license.")
 
 
-def model_card(result: dict, base: str) -> str:
+def model_card(result: VariantResult, base: str) -> str:
     """A short README.md for an exported variant: base, what was removed, metrics, license note."""
-    m, d = result["metrics"], result.get("deltas", {})
-    lines = [f"# {result['name']}", "", f"Compressed from `{base}` by exaone-bench.", "", "## Removed", ""]
-    lines += [f"- {describe(rec)}" for rec in result["removed"]]
+    m, d, p = result.metrics, result.deltas, result.params
+    lines = [f"# {result.name}", "", f"Compressed from `{base}` by exaone-bench.", "", "## Removed", ""]
+    lines += [f"- {describe(rec)}" for rec in result.removed]
     lines += ["", "## Metrics (test split, mean ± sd over seeds)", "",
               *[f"- {k}: {m[k]:.4f} ± {m.get(k + '_sd', 0):.4f}" + (f" (Δ vs baseline {d[k]:+.4f})" if k in d else "")
                 for k in NAMES],
-              f"- parameters: {result['params']['total_parameters']:,}; size {result['params']['model_size_mb']:.2f} MB; "
-              f"latency {result['params']['inference_latency_ms']:.2f} ms", "",
-              f"Verdict: {result.get('message', '')}", "", "## License", "", LICENSE_NOTE, ""]
+              f"- parameters: {p['total_parameters']:,}; size {p['model_size_mb']:.2f} MB; "
+              f"latency {p['inference_latency_ms']:.2f} ms", "",
+              f"Verdict: {result.message}", "", "## License", "", LICENSE_NOTE, ""]
     return "\n".join(lines)
 
 
@@ -112,9 +113,11 @@ def from_run(run_id: str, out: str | Path, model: str | None = None) -> list[dic
         raise SpecError(f"run {run_id}: no base model recorded; pass --model")
     loaded, tokenizer, src = load_model(base)
     calib = Calibration(tokenizer=tokenizer)
-    replay(loaded, result["removed"], calib)
+    if not isinstance(result, VariantResult):
+        raise SpecError(f"run {run_id}: a {result.stage} run, not a compressed variant")
+    replay(loaded, result.removed, calib)
     provenance = {"base": {"source": src.name, "kind": src.kind, "location": src.location},
-                  "compression": result["compression"], "mlflow_run_id": run_id}
-    save_variant(loaded, calib.tokenizer, result["removed"], Path(out), provenance)
+                  "compression": result.compression, "mlflow_run_id": run_id}
+    save_variant(loaded, calib.tokenizer, result.removed, Path(out), provenance)
     (Path(out) / "README.md").write_text(model_card(result, src.name))
-    return result["removed"]
+    return result.removed

@@ -101,18 +101,28 @@ def model_size_mb(model) -> float:
         return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors")) / 1e6
 
 
-def layer_flops(config, seq_len: float) -> tuple[float, float]:
-    """One decoder layer's forward FLOPs per token: (query side: q/o projections, attention, MLP; keys and values)."""
+def layer_flops(config, seq_len: float, mlp: str = "dense") -> tuple[float, float]:
+    """One decoder layer's forward FLOPs per token: (query side: q/o projections, attention, MLP; keys and values).
+
+    A sparse (MoE) layer's MLP counts what a token runs through: its router, its top-k routed
+    experts and the shared experts, not every expert it holds.
+    """
     h, hd = config.hidden_size, head_dim(config)
-    q, kv, inter = config.num_attention_heads, config.num_key_value_heads, config.intermediate_size
-    return 2 * (h * q * hd * 2 + 3 * h * inter) + 2 * 2 * q * hd * seq_len, 2 * h * kv * hd * 2
+    q, kv = config.num_attention_heads, config.num_key_value_heads
+    if mlp == "sparse":
+        active = config.num_experts_per_tok + getattr(config, "num_shared_experts", 0)
+        mlp_flops = 2 * 3 * h * config.moe_intermediate_size * active + 2 * h * config.num_experts
+    else:
+        mlp_flops = 2 * 3 * h * config.intermediate_size
+    return 2 * h * q * hd * 2 + mlp_flops + 2 * 2 * q * hd * seq_len, 2 * h * kv * hd * 2
 
 
 def flops_per_token(config, seq_len: int, with_lm_head: bool = False) -> float:
     """Analytic forward FLOPs per token: 2 x matmul weights + attention over `seq_len` context."""
     h = config.hidden_size
     head = 2 * h * config.vocab_size if with_lm_head else 2 * h * getattr(config, "num_labels", 2)
-    return float(config.num_hidden_layers * sum(layer_flops(config, seq_len)) + head)
+    kinds = getattr(config, "mlp_layer_types", None) or ["dense"] * config.num_hidden_layers
+    return float(sum(sum(layer_flops(config, seq_len, kind)) for kind in kinds) + head)
 
 
 @torch.no_grad()

@@ -12,8 +12,9 @@ import time
 
 import psutil
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoConfig
 
+from .models.classifier import sequence_classifier
 from .spec import LatencySetup
 
 
@@ -95,7 +96,7 @@ class Latency:
         cfg.pad_token_id = cfg.pad_token_id if cfg.pad_token_id is not None else cfg.eos_token_id
         torch.manual_seed(0)
         with torch.device(device or self.where()):
-            return AutoModelForSequenceClassification.from_config(cfg)
+            return sequence_classifier(cfg)
 
     def _groups(self, configs: dict[str, dict], budget: int) -> list[list[str]]:
         """Keys of consecutive configs whose fp32 weights together fit in `budget` bytes (one at least)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .models.variants import STRATEGIES
+from .result import VariantResult
 from .schedule import longest_first, read_durations
 from .session import BenchSession
 from .spec import VERDICT_TEXT, SpecError, load_experiment, load_setup
@@ -109,6 +110,8 @@ class ExperimentFile(pytest.File):
             factors = list(variant.compression) if experiment.stage == "compression" else []
             for mark in [experiment.stage, *factors, *variant.marks]:
                 item.add_marker(mark)
+            if variant.not_applicable:  # e.g. prune_experts on a dense model: nothing to cut
+                item.add_marker(pytest.mark.skip(reason=f"{item.name} does not apply to this model ({variant.not_applicable})"))
             yield item
 
 
@@ -125,9 +128,9 @@ class VariantItem(pytest.Item):
     def runtest(self):
         session = self.config.stash[session_key]
         result = session.run_variant(self.experiment, self.variant)
-        self.user_properties.append((RESULT, json.dumps(result, default=str)))
-        if result["verdict"] == "rejected":
-            raise ExpectationFailed(result["message"])
+        self.user_properties.append((RESULT, json.dumps(result.to_dict(), default=str)))
+        if result.verdict == "rejected":
+            raise ExpectationFailed(result.message)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (ExpectationFailed, SpecError)):
@@ -135,7 +138,8 @@ class VariantItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, f"{self.name}: {self.experiment.hypothesis[:60]}"
+        # a line number (0: the file), which pytest needs to report a skipped item
+        return self.path, 0, f"{self.name}: {self.experiment.hypothesis[:60]}"
 
 
 class ResultHooks:
@@ -155,7 +159,7 @@ class ResultHooks:
         if report.when == "call":
             self.bench.durations[report.nodeid] = report.duration
             if RESULT in props:
-                self.bench.record(json.loads(props[RESULT]))
+                self.bench.record(VariantResult.from_dict(json.loads(props[RESULT])))
                 return
         if report.failed and RESULT not in props:
             self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext)
@@ -169,10 +173,10 @@ class ResultHooks:
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.readme is not None:
-            count = {v: sum(r["verdict"] == v for r in self.bench.results) for v in VERDICT_TEXT}
+            count = {v: sum(r.verdict == v for r in self.bench.results) for v in VERDICT_TEXT}
             for r in self.bench.results:
-                if r["verdict"] == "inconclusive":
-                    terminalreporter.write_line(f"INCONCLUSIVE {r['message']}")
+                if r.verdict == "inconclusive":
+                    terminalreporter.write_line(f"INCONCLUSIVE {r.message}")
             terminalreporter.write_line(
                 f"exaone-bench: {len(self.bench.results)} variant(s): {count['confirmed']} confirmed, "
                 f"{count['inconclusive']} inconclusive, {count['rejected']} rejected, "

@@ -1,6 +1,6 @@
 """The markdown comparison report: tables (tabulate), plots (matplotlib), the justified best model.
 
-Every number in a sentence comes from the same result dicts as the tables; the same function
+Every number in a sentence comes from the same result records (result.py) as the tables; the same function
 renders the report at session end and from MLflow alone (`exaone-bench report`), so both agree.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from .metrics import PRIMARY
 from .models.variants import STRATEGIES, words
+from .result import BaselineResult, VariantResult
 from .spec import VERDICT_TEXT, Expectation
 
 
@@ -19,52 +20,52 @@ def _pm(metrics: dict, key: str) -> str:
     return f"{metrics[key]:.3f} ± {metrics.get(key + '_sd', 0.0):.3f}"
 
 
-def removed_text(result: dict) -> str:
+def removed_text(records: list[dict]) -> str:
     """What a variant removed, in each strategy's own words, from its removal records."""
-    return "; ".join(words(rec) for rec in result.get("removed", []))
+    return "; ".join(words(rec) for rec in records)
 
 
-def selection(doc: dict) -> tuple[dict | None, list[dict]]:
+def selection(doc: dict) -> tuple[VariantResult | None, list[VariantResult]]:
     """The best compressed model by the setup's declared rule, and every candidate that qualified."""
     rule = doc["setup"]["selection"]
     bounds = [Expectation.parse(m, b, "selection") for m, b in rule["constraints"].items()]
     qualified = []
     for r in doc["variants"]:
-        if all(b.holds(r["deltas"][b.metric]) for b in bounds):
+        if all(b.holds(r.deltas[b.metric]) for b in bounds):
             qualified.append(r)
     # ties on the objective go to the better primary metric, then to the name (deterministic)
-    qualified.sort(key=lambda r: (r["params"][rule["objective"]], PRIMARY.sort_key(r["metrics"][PRIMARY.name]), r["name"]))
+    qualified.sort(key=lambda r: (r.params[rule["objective"]], PRIMARY.sort_key(r.metrics[PRIMARY.name]), r.name))
     return (qualified[0] if qualified else None), qualified
 
 
-def identical_models(variants: list[dict]) -> list[str]:
+def identical_models(variants: list[VariantResult]) -> list[str]:
     """One line per group of variants that built the very same model (trained once, numbers shared)."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[VariantResult]] = {}
     for r in variants:
-        if r.get("model_fingerprint"):
-            groups.setdefault(r["model_fingerprint"], []).append(r)
+        if r.model_fingerprint:
+            groups.setdefault(r.model_fingerprint, []).append(r)
     lines = []
     for fingerprint, rows in groups.items():
         if len(rows) > 1:
-            names = ", ".join(f"`{r['name']}`" for r in rows)
-            trained_by = ", ".join(f"`{b}`" for b in sorted({b for r in rows for b in r["training"].get("built_by", []) if b}))
-            lines.append(f"- {names} removed {removed_text(rows[0]) or 'the same parts'} and built the same model "
+            names = ", ".join(f"`{r.name}`" for r in rows)
+            trained_by = ", ".join(f"`{b}`" for b in sorted({b for r in rows for b in r.training.get("built_by", []) if b}))
+            lines.append(f"- {names} removed {removed_text(rows[0].removed) or 'the same parts'} and built the same model "
                          f"(weights, config and vocabulary; fingerprint `{fingerprint}`): its seeds were trained once, "
                          f"by {trained_by}, and every number in their rows is shared.")
     return lines
 
 
-def _strategy_table(rows: list[dict], base: dict) -> str:
+def _strategy_table(rows: list[VariantResult], base: BaselineResult) -> str:
     table = []
     for r in rows:
-        ci = r["ci"]["accuracy"]
+        ci = r.ci["accuracy"]
         table.append([
-            r["variant_id"], removed_text(r), f"{r['params']['total_parameters']:,}", f"{r['params']['model_size_mb']:.2f}",
-            f"{r['delta_params_pct']:+.1f}%", f"{r['lm_loss_before_recovery']:.3f}", _pm(r["metrics"], "accuracy"),
-            _pm(r["metrics"], "precision"), f"{r['deltas']['accuracy']:+.3f} [{ci['ci_low']:+.3f}, {ci['ci_high']:+.3f}]",
-            "yes" if ci["distinguishable"] else "no", f"{r['params']['inference_latency_ms']:.2f}",
-            f"{r['speedup']:.2f}x / {r['flop_ratio']:.2f}", r["verdict"]])
-    headers = ["variant", "removed", "params", "size MB", "Δ params", f"LM loss before recovery (base {base['lm_loss_before_recovery']:.3f})",
+            r.variant_id, removed_text(r.removed), f"{r.params['total_parameters']:,}", f"{r.params['model_size_mb']:.2f}",
+            f"{r.delta_params_pct:+.1f}%", f"{r.lm_loss_before_recovery:.3f}", _pm(r.metrics, "accuracy"),
+            _pm(r.metrics, "precision"), f"{r.deltas['accuracy']:+.3f} [{ci.ci_low:+.3f}, {ci.ci_high:+.3f}]",
+            "yes" if ci.distinguishable else "no", f"{r.params['inference_latency_ms']:.2f}",
+            f"{r.speedup:.2f}x / {r.flop_ratio:.2f}", r.verdict])
+    headers = ["variant", "removed", "params", "size MB", "Δ params", f"LM loss before recovery (base {base.lm_loss_before_recovery:.3f})",
                "accuracy", "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
     return tabulate(table, headers=headers, tablefmt="github")
 
@@ -93,8 +94,8 @@ def _plots(doc: dict, out: Path) -> list[str]:
         plt.close(fig)
         names.append(name)
 
-    pts = [(r["params"]["total_parameters"], r["metrics"]["accuracy"], r["name"]) for r in variants]
-    pts.append((base["params"]["total_parameters"], base["metrics"]["accuracy"], "baseline"))
+    pts = [(r.params["total_parameters"], r.metrics["accuracy"], r.name) for r in variants]
+    pts.append((base.params["total_parameters"], base.metrics["accuracy"], "baseline"))
     front, best = [], -1.0
     for p in sorted(pts, key=lambda p: (p[0], -p[1])):  # Pareto: no smaller model is more accurate
         if p[1] > best:
@@ -104,16 +105,16 @@ def _plots(doc: dict, out: Path) -> list[str]:
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], c="tab:blue", s=18)
     ax.plot([p[0] for p in front], [p[1] for p in front], "r--o", ms=5, label="Pareto front")
     _annotate(ax, pts)
-    ax.axhline(base["floors"]["tfidf_logreg"]["accuracy"], color="gray", ls=":", label="TF-IDF + LR floor")
+    ax.axhline(base.floors["tfidf_logreg"]["accuracy"], color="gray", ls=":", label="TF-IDF + LR floor")
     ax.set(xlabel="total parameters", ylabel="test accuracy (mean over seeds)", title="accuracy vs parameters")
     ax.legend(fontsize=7)
     save(fig, "accuracy_vs_parameters.png")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    pts = [(r["params"]["inference_latency_ms"], r["metrics"]["accuracy"], r["name"]) for r in variants]
+    pts = [(r.params["inference_latency_ms"], r.metrics["accuracy"], r.name) for r in variants]
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, c="tab:blue")
     _annotate(ax, pts)
-    ax.scatter(base["params"]["inference_latency_ms"], base["metrics"]["accuracy"], c="k", marker="*", s=80, label="baseline")
+    ax.scatter(base.params["inference_latency_ms"], base.metrics["accuracy"], c="k", marker="*", s=80, label="baseline")
     ax.set(xlabel="inference latency ms (median, batch 1)", ylabel="test accuracy", title="accuracy vs latency")
     ax.legend(fontsize=7)
     save(fig, "accuracy_vs_latency.png")
@@ -147,26 +148,26 @@ def _units(rec: dict) -> tuple[str, list, int]:
     return key, gone, len(gone) if per_layer else len(gone) + len(rec["kept"][key])
 
 
-def unit_scores(variants: list[dict]):
+def unit_scores(variants: list[VariantResult]):
     """The first single-factor strategy whose records score each of its units once (a 1-D score as long
     as its unit count, at most MAX_CHART_UNITS): (strategy, score, scores, [(variant id, removed units)])."""
     for r in variants:
-        for rec in r["removed"][:1]:
+        for rec in r.removed[:1]:
             key, _, units = _units(rec)
             for name, values in rec["scores"].items():
                 if values and not isinstance(values[0], list) and len(values) == units <= MAX_CHART_UNITS:
-                    removers = [(v["variant_id"], v["removed"][0]["removed"][key]) for v in variants
-                                if len(v["removed"]) == 1 and v["removed"][0]["strategy"] == rec["strategy"]]
+                    removers = [(v.variant_id, v.removed[0]["removed"][key]) for v in variants
+                                if len(v.removed) == 1 and v.removed[0]["strategy"] == rec["strategy"]]
                     return rec["strategy"], name, values, removers
     return None
 
 
-def score_reasons(result: dict) -> list[str]:
+def score_reasons(records: list[dict]) -> list[str]:
     """For each removal record: how the removed units scored against the kept ones."""
     import numpy as np
 
     out = []
-    for rec in result["removed"]:
+    for rec in records:
         noun = STRATEGIES[rec["strategy"]].REMOVED[1]
         _, gone, units = _units(rec)
         for name, values in rec["scores"].items():
@@ -190,7 +191,7 @@ def score_reasons(result: dict) -> list[str]:
     return out
 
 
-def justification(best: dict | None, qualified: list[dict], doc: dict) -> list[str]:
+def justification(best: VariantResult | None, qualified: list[VariantResult], doc: dict) -> list[str]:
     """Sentences built from the numbers in the tables."""
     rule = doc["setup"]["selection"]
     bounds = " and ".join(Expectation.parse(m, b, "").describe() for m, b in rule["constraints"].items())
@@ -199,25 +200,25 @@ def justification(best: dict | None, qualified: list[dict], doc: dict) -> list[s
     if best is None:
         lines.append(f"No variant qualifies: none of the {len(doc['variants'])} variants kept {bounds}.")
         return lines
-    r, ci = best, best["ci"]
+    r, ci = best, best.ci
     lines += [
-        f"**{r['name']}** ({len(qualified)} of {len(doc['variants'])} variants qualified). It removed "
-        f"{removed_text(r)}: {r['params']['total_parameters']:,} parameters instead of "
-        f"{base['params']['total_parameters']:,} ({r['delta_params_pct']:+.1f}%), {r['params']['model_size_mb']:.2f} MB, "
-        f"{r['params']['inference_latency_ms']:.2f} ms per batch-1 forward ({r['speedup']:.2f}x the baseline's speed).",
+        f"**{r.name}** ({len(qualified)} of {len(doc['variants'])} variants qualified). It removed "
+        f"{removed_text(r.removed)}: {r.params['total_parameters']:,} parameters instead of "
+        f"{base.params['total_parameters']:,} ({r.delta_params_pct:+.1f}%), {r.params['model_size_mb']:.2f} MB, "
+        f"{r.params['inference_latency_ms']:.2f} ms per batch-1 forward ({r.speedup:.2f}x the baseline's speed).",
         "",
-        "Why these parts: " + " ".join(score_reasons(r)) + (f" ({r['description']})" if r["description"] else ""),
+        "Why these parts: " + " ".join(score_reasons(r.removed)) + (f" ({r.description})" if r.description else ""),
         "",
-        f"What it kept: {r['params']['number_of_layers']} layers, {r['params']['number_of_heads']} query / "
-        f"{r['params']['number_of_kv_heads']} KV heads, hidden {r['params']['hidden_dim']}, MLP {r['params']['intermediate_size']}, "
-        f"vocab {r['params']['vocab_size']}.",
+        f"What it kept: {r.params['number_of_layers']} layers, {r.params['number_of_heads']} query / "
+        f"{r.params['number_of_kv_heads']} KV heads, hidden {r.params['hidden_dim']}, MLP {r.params['intermediate_size']}, "
+        f"vocab {r.params['vocab_size']}.",
         "",
-        f"What it cost: accuracy {r['metrics']['accuracy']:.3f} vs {base['metrics']['accuracy']:.3f} "
-        f"(Δ {r['deltas']['accuracy']:+.3f}, 95% CI [{ci['accuracy']['ci_low']:+.3f}, {ci['accuracy']['ci_high']:+.3f}], "
-        f"{'distinguishable' if ci['accuracy']['distinguishable'] else 'not distinguishable'} from the baseline); precision "
-        f"{r['metrics']['precision']:.3f} vs {base['metrics']['precision']:.3f} (Δ {r['deltas']['precision']:+.3f}, "
-        f"CI [{ci['precision']['ci_low']:+.3f}, {ci['precision']['ci_high']:+.3f}]). LM loss before recovery "
-        f"{r['lm_loss_before_recovery']:.3f} vs {base['lm_loss_before_recovery']:.3f} nats.",
+        f"What it cost: accuracy {r.metrics['accuracy']:.3f} vs {base.metrics['accuracy']:.3f} "
+        f"(Δ {r.deltas['accuracy']:+.3f}, 95% CI [{ci['accuracy'].ci_low:+.3f}, {ci['accuracy'].ci_high:+.3f}], "
+        f"{'distinguishable' if ci['accuracy'].distinguishable else 'not distinguishable'} from the baseline); precision "
+        f"{r.metrics['precision']:.3f} vs {base.metrics['precision']:.3f} (Δ {r.deltas['precision']:+.3f}, "
+        f"CI [{ci['precision'].ci_low:+.3f}, {ci['precision'].ci_high:+.3f}]). LM loss before recovery "
+        f"{r.lm_loss_before_recovery:.3f} vs {base.lm_loss_before_recovery:.3f} nats.",
     ]
     return lines
 
@@ -237,27 +238,27 @@ def render(doc: dict, out: Path) -> Path:
              f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant "
              "with nothing else running, the models' forwards interleaved so that a slow spell of the machine "
              "falls on all of them alike.", "", "## Baseline and floors", ""]
-    bci = base.get("level_ci", {})
-    rows = [["baseline (uncompressed, same setup)", _pm(base["metrics"], "accuracy"), _pm(base["metrics"], "precision"),
-             f"[{bci['accuracy']['ci_low']:.3f}, {bci['accuracy']['ci_high']:.3f}]" if bci else "",
-             f"{base['params']['total_parameters']:,}"]]
-    for name, m in base["floors"].items():
+    bci = base.level_ci
+    rows = [["baseline (uncompressed, same setup)", _pm(base.metrics, "accuracy"), _pm(base.metrics, "precision"),
+             f"[{bci['accuracy'].ci_low:.3f}, {bci['accuracy'].ci_high:.3f}]" if bci else "",
+             f"{base.params['total_parameters']:,}"]]
+    for name, m in base.floors.items():
         rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "no LLM"])
     lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "params"], tablefmt="github"), ""]
-    tfidf = base["floors"]["tfidf_logreg"]["accuracy"]
-    if base["metrics"]["accuracy"] < tfidf:
-        lines += [f"Caveat: the baseline's accuracy ({base['metrics']['accuracy']:.3f}) is below the TF-IDF + LR floor "
+    tfidf = base.floors["tfidf_logreg"]["accuracy"]
+    if base.metrics["accuracy"] < tfidf:
+        lines += [f"Caveat: the baseline's accuracy ({base.metrics['accuracy']:.3f}) is below the TF-IDF + LR floor "
                   f"({tfidf:.3f}): deltas below measure what compression does to this model, not to a classifier "
                   "that beats bag-of-words.", ""]
     by_strategy: dict[str, list] = {}
     for r in doc["variants"]:
-        by_strategy.setdefault(r["experiment"], []).append(r)
+        by_strategy.setdefault(r.experiment, []).append(r)
     for name, rows in by_strategy.items():
-        lines += [f"## {name}", "", f"Hypothesis: {rows[0]['hypothesis']}", ""]
-        if rows[0].get("motivation"):
-            lines += [f"Motivation: {rows[0]['motivation']}", ""]
+        lines += [f"## {name}", "", f"Hypothesis: {rows[0].hypothesis}", ""]
+        if rows[0].motivation:
+            lines += [f"Motivation: {rows[0].motivation}", ""]
         lines += [_strategy_table(rows, base), ""]
-        lines += [f"- {r['message']}" for r in rows] + [""]
+        lines += [f"- {r.message}" for r in rows] + [""]
     same = identical_models(doc["variants"])
     if same:
         lines += ["## Identical models", "", "These variants removed exactly the same parts (for example, a score "
@@ -268,18 +269,18 @@ def render(doc: dict, out: Path) -> Path:
         lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images] + [""]
     best, qualified = selection(doc)
     lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
-    named = {v: ", ".join(r["name"] for r in doc["variants"] if r["verdict"] == v) or "none"
+    named = {v: ", ".join(r.name for r in doc["variants"] if r.verdict == v) or "none"
              for v in VERDICT_TEXT}
     lines += [f"Hypotheses confirmed (every CI inside its bound): {named['confirmed']}. "
               f"Rejected (a whole CI beyond its bound): {named['rejected']}. "
               f"Inconclusive (a CI straddles its bound; more seeds or test items would decide it): {named['inconclusive']}.", ""]
-    finals = [r for r in doc["variants"] if r["stage"] == "final"]
+    finals = [r for r in doc["variants"] if r.stage == "final"]
     for f in finals:
-        parts = [r for r in doc["variants"] if r["stage"] == "compression" and len(r["compression"]) == 1
-                 and next(iter(r["compression"].items())) in f["compression"].items()]
-        lines += [f"## Final combined: {f['name']}", "",
-                  tabulate([[r["name"], removed_text(r), f"{r['delta_params_pct']:+.1f}%", f"{r['deltas']['accuracy']:+.3f}",
-                             f"{r['deltas']['precision']:+.3f}", r["verdict"]] for r in [f, *parts]],
+        parts = [r for r in doc["variants"] if r.stage == "compression" and len(r.compression) == 1
+                 and next(iter(r.compression.items())) in f.compression.items()]
+        lines += [f"## Final combined: {f.name}", "",
+                  tabulate([[r.name, removed_text(r.removed), f"{r.delta_params_pct:+.1f}%", f"{r.deltas['accuracy']:+.3f}",
+                             f"{r.deltas['precision']:+.3f}", r.verdict] for r in [f, *parts]],
                            headers=["model", "removed", "Δ params", "Δ accuracy", "Δ precision", "verdict"], tablefmt="github"),
                   ""]
     readme = out / "README.md"

@@ -25,6 +25,7 @@ from .models.base import load_model
 from .models.variants import apply
 from .models.variants.surgery import shape_summary
 from .latency import Latency
+from .result import BaselineResult, DeltaInterval, Interval, VariantResult
 from .seeds import model_fingerprint, shared_seeds, write_part
 from .spec import Experiment, Setup, Variant
 from .train import classifier_from, encode, predict, train
@@ -32,7 +33,8 @@ from .verdict import judge
 
 SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
                 "number_of_kv_heads": "num_key_value_heads", "hidden_dim": "hidden_size",
-                "intermediate_size": "intermediate_size", "vocab_size": "vocab_size"}
+                "intermediate_size": "intermediate_size", "vocab_size": "vocab_size",
+                "number_of_experts": "num_experts"}  # a MoE's routed experts per sparse layer
 
 
 class Runner:
@@ -112,7 +114,7 @@ class Runner:
             out["train_logits"] = np.stack([p["train_logits"] for p in parts])
         return out
 
-    def fit_and_evaluate(self, causal_lm, tokenizer, base: dict | None = None, name: str = "",
+    def fit_and_evaluate(self, causal_lm, tokenizer, base: BaselineResult | None = None, name: str = "",
                          fingerprint: str | None = None) -> dict:
         """Fine-tune one classifier per seed on the train split and evaluate it on test (`combine`d).
 
@@ -120,7 +122,7 @@ class Runner:
         model's `fingerprint`, a model another variant of this run built is not trained again; each
         seed part names the variant that trained it (`built_by`).
         """
-        teacher = base["train_logits"] if base is not None and self.setup.training.recovery == "distill" else None
+        teacher = base.train_logits if base is not None and self.setup.training.recovery == "distill" else None
         enc: dict = {}  # tokenised on the first seed trained here: a shared model may need none
 
         def fit(seed: int) -> dict:
@@ -140,11 +142,11 @@ class Runner:
         return lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"][: self.setup.evaluation.lm_loss_texts])
 
     def shape(self, causal_lm) -> dict:
-        """The contract's shape params, from the same summary the removal records use."""
+        """The contract's shape params (experts only for a MoE), from the same summary the removal records use."""
         summary = shape_summary(causal_lm)
-        return {**{k: summary[v] for k, v in SHAPE_PARAMS.items()}, "total_parameters": summary["parameters"]}
+        return {**{k: summary[v] for k, v in SHAPE_PARAMS.items() if v in summary}, "total_parameters": summary["parameters"]}
 
-    def baseline(self) -> dict:
+    def baseline(self) -> BaselineResult:
         """The uncompressed model under this setup (baseline.py): trained once per setup hash, then read back."""
         return self.baselines.get()
 
@@ -153,7 +155,7 @@ class Runner:
         return self.timer.latencies(configs)
 
     # -- one variant -------------------------------------------------------------------------
-    def run_variant(self, experiment: Experiment, variant: Variant) -> dict:
+    def run_variant(self, experiment: Experiment, variant: Variant) -> VariantResult:
         s, name = self.setup, f"{experiment.name}[{variant.id}]"
         t0, started = time.perf_counter(), time.time()
         # Distillation needs the baseline before training. Otherwise this worker first builds the
@@ -177,32 +179,31 @@ class Runner:
         fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
         fitted = self.fit_and_evaluate(causal_lm, tokenizer, base, name, fingerprint)
         base = base or self.baseline()
-        ci = delta_ci(self.labels["test"], fitted["preds"], base["preds"], s.evaluation.bootstrap,
+        ci = delta_ci(self.labels["test"], fitted["preds"], base.preds, s.evaluation.bootstrap,
                       s.evaluation.confidence)
-        deltas = {m: fitted["metrics"][m] - base["metrics"][m] for m in NAMES}
-        verdict, message = judge(name, variant, fitted["metrics"], base["metrics"], ci)
+        deltas = {m: fitted["metrics"][m] - base.metrics[m] for m in NAMES}
+        verdict, message = judge(name, variant, fitted["metrics"], base.metrics, ci)
         params = {**self.shape(causal_lm), **fitted["cost"]}
-        result = {
-            "name": name, "experiment": experiment.name, "variant_id": variant.id,
-            "strategy": experiment.strategy, "stage": experiment.stage, "hypothesis": experiment.hypothesis,
-            "motivation": experiment.motivation, "description": variant.description,
-            "compression": variant.compression, "removed": removed,
-            "expect": {m: e.describe() for m, e in variant.expect.items()},
-            "params": params, "metrics": fitted["metrics"], "per_seed": fitted["per_seed"],
-            "deltas": deltas, "ci": ci, "verdict": verdict, "message": message,
-            "level_ci": level_ci(self.labels["test"], fitted["preds"], s.evaluation.bootstrap, s.evaluation.confidence),
-            "lm_loss_before_recovery": lm_loss, "base_lm_loss": base["lm_loss_before_recovery"],
-            "delta_params_pct": 100.0 * (params["total_parameters"] / base["params"]["total_parameters"] - 1),
-            "config": causal_lm.config.to_dict(),
-            "flop_ratio": params["flops_per_token"] / base["params"]["flops_per_token"],
-            "training": fitted["training"], "setup_hash": s.hash, "model_fingerprint": fingerprint,
-            "seconds": {"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
+        result = VariantResult(
+            name=name, experiment=experiment.name, variant_id=variant.id, strategy=experiment.strategy,
+            stage=experiment.stage, hypothesis=experiment.hypothesis, motivation=experiment.motivation,
+            description=variant.description, compression=variant.compression, removed=removed,
+            expect={m: e.describe() for m, e in variant.expect.items()},
+            params=params, metrics=fitted["metrics"], per_seed=fitted["per_seed"], deltas=deltas,
+            ci={m: DeltaInterval(**c) for m, c in ci.items()}, verdict=verdict, message=message,
+            level_ci={m: Interval(**c) for m, c in level_ci(self.labels["test"], fitted["preds"], s.evaluation.bootstrap,
+                                                             s.evaluation.confidence).items()},
+            lm_loss_before_recovery=lm_loss, base_lm_loss=base.lm_loss_before_recovery,
+            delta_params_pct=100.0 * (params["total_parameters"] / base.params["total_parameters"] - 1),
+            config=causal_lm.config.to_dict(),
+            flop_ratio=params["flops_per_token"] / base.params["flops_per_token"],
+            training=fitted["training"], setup_hash=s.hash, model_fingerprint=fingerprint,
+            seconds={"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
             # where and when it ran: a benchmark lays out each worker's timeline from these
-            "worker": {"pid": os.getpid(), "started": started, "finished": time.time()},
-        }
+            worker={"pid": os.getpid(), "started": started, "finished": time.time()})
         del causal_lm
         gc.collect()
-        result["memory"] = memory_mb()
+        result.memory = memory_mb()
         return result
 
 

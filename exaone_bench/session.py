@@ -1,7 +1,7 @@
 """The state of one pytest run: the resolved setup, the runner, results, MLflow and the report."""
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import shutil
 import time
@@ -12,6 +12,7 @@ from pathlib import Path
 from .cache import atomic_write_text
 from .paths import data_dir
 from .report import publish
+from .result import BaselineResult, FloorResult, VariantResult
 from .schedule import record_durations
 from .spec import Setup
 
@@ -31,7 +32,7 @@ class BenchSession:
     is_worker: bool = False
     progress: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # the controller's, on every worker
-    results: list[dict] = field(default_factory=list)
+    results: list[VariantResult] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     durations: dict = field(default_factory=dict)  # node id -> seconds of its call, this run
     started: float = field(default_factory=time.time)
@@ -65,7 +66,7 @@ class BenchSession:
         """Scratch space this run's workers share (seeds of identical models); removed at the end."""
         return data_dir() / "cache" / "runs" / self.run_id
 
-    def run_variant(self, experiment, variant) -> dict:
+    def run_variant(self, experiment, variant) -> VariantResult:
         return self.runner.run_variant(experiment, variant)
 
     @property
@@ -107,20 +108,20 @@ class BenchSession:
         for future in writes:
             future.result()
 
-    def record(self, result: dict) -> None:
+    def record(self, result: VariantResult) -> None:
         self.results.append(result)
-        self._run_ids[result["name"]] = self._write(lambda: self.tracker.log_result(result, result["stage"], self._tags))
+        self._run_ids[result.name] = self._write(lambda: self.tracker.log_result(result, self._tags))
 
-    def measure_latency(self, baseline: dict) -> None:
+    def measure_latency(self, baseline: BaselineResult) -> None:
         """Latency of the baseline and every variant, measured now, interleaved, nothing else running."""
         t0 = time.perf_counter()
-        ms = self.runner.latencies([baseline["config"]] + [r["config"] for r in self.results])
+        ms = self.runner.latencies([baseline.config] + [r.config for r in self.results])
         self.latency_seconds = round(time.perf_counter() - t0, 1)
-        baseline["params"]["inference_latency_ms"] = ms[0]
+        baseline.params["inference_latency_ms"] = ms[0]
         for r, m in zip(self.results, ms[1:]):
-            r["params"]["inference_latency_ms"] = m
-            r["speedup"] = ms[0] / m
-            self.tracker.log_latency(self._run_ids[r["name"]].result(), r)
+            r.params["inference_latency_ms"] = m
+            r.speedup = ms[0] / m
+            self.tracker.log_latency(self._run_ids[r.name].result(), r)
 
     def record_failure(self, name: str, stage: str, error: str) -> None:
         self.failures.append({"name": name, "error": error})
@@ -132,12 +133,13 @@ class BenchSession:
             return None
         try:
             self._flush()
-            # a copy: latency is written into it, and the runner keeps its own baseline in memory
-            baseline = copy.deepcopy({k: v for k, v in self.runner.baseline().items() if k not in ("preds", "train_logits")})
+            # latency is written into its params: the runner keeps its own baseline as it was read
+            cached = self.runner.baseline()
+            baseline = dataclasses.replace(cached, params=dict(cached.params))
             self.measure_latency(baseline)
-            self.tracker.log_result(baseline, "baseline", self._tags)
-            for name, metrics in baseline["floors"].items():
-                self.tracker.log_result({"name": f"floor:{name}", "strategy": "none", "metrics": metrics}, "floor", self._tags)
+            self.tracker.log_result(baseline, self._tags)
+            for name, metrics in baseline.floors.items():
+                self.tracker.log_result(FloorResult(name=f"floor:{name}", metrics=metrics), self._tags)
             self.write_results(baseline)
             readme = self.write_report()
         except BaseException:
@@ -159,12 +161,13 @@ class BenchSession:
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
 
-    def write_results(self, baseline: dict) -> Path:
+    def write_results(self, baseline: BaselineResult) -> Path:
         """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
                "latency_seconds": self.latency_seconds,
-               "baseline": baseline, "variants": sorted(self.results, key=lambda r: r["name"]),
+               "baseline": baseline.to_dict(),
+               "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name)],
                "failed": self.failures}
         path = self.reports_dir / "latest" / "results.json"
         atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")

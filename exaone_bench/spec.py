@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .metrics import BOUNDED, COSTS, NAMES
-from .models.variants import STRATEGIES, check as check_compression
+from .models.variants import STRATEGIES, check as check_compression, not_applicable
 from .validate import SpecError, as_int, check_keys, positive
 
 
@@ -286,6 +286,7 @@ class Variant:
     expect: dict[str, Expectation]
     marks: list[str]
     description: str = ""
+    not_applicable: str = ""  # why the base model has nothing this variant could cut (the item is skipped)
 
 
 @dataclasses.dataclass
@@ -354,14 +355,15 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
         if stage == "compression" and list(comp) != [strategy]:
             raise SpecError(f"{vwhere}.compression: one factor per variant: only '{strategy}' belongs in "
                             f"{path.name} (combine factors in final.yaml)")
-        if config is not None:
-            check_compression(config, comp, f"{vwhere}.compression")
+        skip = not_applicable(config, comp) if config is not None else ""
+        if config is not None and not skip:  # the shapes a strategy cuts: EXAONE 4.5's are its text config's
+            check_compression(config.get_text_config(), comp, f"{vwhere}.compression")
         v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
         if not v_expect:
             raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
         marks = v.get("marks", [])
         if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
             raise SpecError(f"{vwhere}.marks: expected a list of marker names")
-        variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", ""))))
+        variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", "")), skip))
     return Experiment(str(path), path.stem, strategy, str(raw["hypothesis"]).strip(),
                       str(raw.get("motivation", "")).strip(), stage, expect, variants)

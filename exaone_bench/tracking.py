@@ -11,11 +11,14 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
 
 from .metrics import NAMES as METRICS
+from .result import ModelResult, Result, VariantResult
+from .result import from_dict as result_from_dict
 
 EXPERIMENT = "exaone-bench"
 LATENCY = "latency.json"  # a variant's latency, logged after its run (Tracker.log_latency)
@@ -71,12 +74,14 @@ class Tracker:
             self.client.set_terminated(self.parent_id, status=status)
 
     # -- children -------------------------------------------------------------------------
-    def log_result(self, result: dict, stage: str, tags: dict) -> str:
+    def log_result(self, result: Result, tags: dict) -> str:
         """One finished model (baseline, floor or variant) as a FINISHED child run."""
-        run = self.client.create_run(self.experiment_id, run_name=result["name"], tags={
-            "mlflow.parentRunId": self.parent_id, "compression_type": result.get("strategy", "none"),
-            "variant_name": result["name"], "experiment_stage": stage,
-            "hypothesis": result.get("hypothesis", "")[:5000], "verdict": result.get("verdict", "n/a"), **tags})
+        variant = isinstance(result, VariantResult)
+        run = self.client.create_run(self.experiment_id, run_name=result.name, tags={
+            "mlflow.parentRunId": self.parent_id, "compression_type": result.strategy,
+            "variant_name": result.name, "experiment_stage": result.stage,
+            "hypothesis": result.hypothesis[:5000] if variant else "",
+            "verdict": result.verdict if variant else "n/a", **tags})
         rid = run.info.run_id
         try:
             self._fill(rid, result)
@@ -87,13 +92,13 @@ class Tracker:
         self.client.set_terminated(rid, status="FINISHED")
         return rid
 
-    def log_latency(self, rid: str, result: dict) -> None:
+    def log_latency(self, rid: str, result: VariantResult) -> None:
         """Latency, measured at the session's end, as a step of its own on the variant's finished run.
 
         The run's metrics.json stays as it was logged; `latency.json` (and a param and metrics)
         are added beside it, and `read_result` puts the two together.
         """
-        latency = {"inference_latency_ms": result["params"]["inference_latency_ms"], "speedup": result["speedup"]}
+        latency = {"inference_latency_ms": result.params["inference_latency_ms"], "speedup": result.speedup}
         self.client.log_param(rid, "inference_latency_ms", latency["inference_latency_ms"])
         self.client.log_metric(rid, "inference_latency_ms", latency["inference_latency_ms"])
         self.client.log_metric(rid, "speedup", latency["speedup"])
@@ -107,42 +112,38 @@ class Tracker:
         self.client.set_terminated(run.info.run_id, status="FAILED")
         return run.info.run_id
 
-    def _fill(self, rid: str, result: dict) -> None:
+    def _fill(self, rid: str, result: Result) -> None:
         from mlflow.entities import Metric
 
-        params = dict(result.get("params", {}))  # the runner's shape and cost columns
-        params.update({f"compression.{k}": v for k, v in flatten("", result.get("compression", {}), {}).items()})
-        self._params(rid, params)
-        metrics = {}
+        metrics, params, per_seed = {}, {}, []
         for m in METRICS:
-            if m in result.get("metrics", {}):
-                metrics[m] = result["metrics"][m]
-                metrics[f"{m}_sd"] = result["metrics"].get(f"{m}_sd", 0.0)
-            if m in result.get("deltas", {}):
-                metrics[f"delta_{m}"] = result["deltas"][m]
-        for m, ci in result.get("ci", {}).items():
-            metrics[f"delta_{m}_ci_low"], metrics[f"delta_{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
-        for m, ci in result.get("level_ci", {}).items():
-            metrics[f"{m}_ci_low"], metrics[f"{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
-        for key in ("lm_loss_before_recovery", "base_lm_loss"):
-            if result.get(key) is not None:
-                metrics[key] = result[key]
-        import time
-
+            if m in result.metrics:
+                metrics[m] = result.metrics[m]
+                metrics[f"{m}_sd"] = result.metrics.get(f"{m}_sd", 0.0)
+        if isinstance(result, ModelResult):
+            params.update(result.params)  # the runner's shape and cost columns
+            per_seed = result.per_seed
+            for m, ci in result.level_ci.items():
+                metrics[f"{m}_ci_low"], metrics[f"{m}_ci_high"] = ci.ci_low, ci.ci_high
+            metrics["lm_loss_before_recovery"], metrics["base_lm_loss"] = result.lm_loss_before_recovery, result.base_lm_loss
+        if isinstance(result, VariantResult):
+            params.update({f"compression.{k}": v for k, v in flatten("", result.compression, {}).items()})
+            metrics.update({f"delta_{m}": result.deltas[m] for m in METRICS if m in result.deltas})
+            for m, ci in result.ci.items():
+                metrics[f"delta_{m}_ci_low"], metrics[f"delta_{m}_ci_high"] = ci.ci_low, ci.ci_high
+        self._params(rid, params)
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
-        for seed, per in enumerate(result.get("per_seed", [])):  # per-seed values as steps
+        for seed, per in enumerate(per_seed):  # per-seed values as steps
             batch += [Metric(f"{m}_per_seed", float(per[m]), now, seed) for m in METRICS if m in per]
         self.client.log_batch(rid, metrics=batch)
-        self._json_artifact(rid, "metrics.json", result)
-        if result.get("removed") is not None:
-            self._text_artifact(rid, "removed.yaml", yaml.safe_dump(result["removed"], sort_keys=False, default_flow_style=None))
-        if result.get("compression"):
-            variant = {"id": result.get("variant_id"), "compression": result["compression"], "expect": result.get("expect")}
+        self._json_artifact(rid, "metrics.json", result.to_dict())
+        if isinstance(result, VariantResult):
+            self._text_artifact(rid, "removed.yaml", yaml.safe_dump(result.removed, sort_keys=False, default_flow_style=None))
+            variant = {"id": result.variant_id, "compression": result.compression, "expect": result.expect}
             self._text_artifact(rid, "variant.yaml", yaml.safe_dump(variant, sort_keys=False))
-        curves = result.get("training", {}).get("loss_curves")
-        if curves:
-            self._curve(rid, result["name"], curves)
+        if isinstance(result, ModelResult) and result.training.get("loss_curves"):
+            self._curve(rid, result.name, result.training["loss_curves"])
 
     def _params(self, rid: str, params: dict) -> None:
         from mlflow.entities import Param
@@ -194,17 +195,17 @@ class Tracker:
             raise ValueError(f"no exaone-bench session runs in {self.uri}")
         return runs[0].info.run_id
 
-    def read_result(self, run_id: str) -> dict:
-        """One child run's result as logged (metrics.json), with its latency step when it has one."""
-        result = json.loads(Path(self.client.download_artifacts(run_id, "metrics.json")).read_text())
+    def read_result(self, run_id: str) -> Result:
+        """One child run's record as logged (metrics.json), with its latency step when it has one."""
+        result = result_from_dict(json.loads(Path(self.client.download_artifacts(run_id, "metrics.json")).read_text()))
         if any(a.path == LATENCY for a in self.client.list_artifacts(run_id)):
             latency = json.loads(Path(self.client.download_artifacts(run_id, LATENCY)).read_text())
-            result["params"]["inference_latency_ms"] = latency["inference_latency_ms"]
-            result["speedup"] = latency["speedup"]
+            result.params["inference_latency_ms"] = latency["inference_latency_ms"]
+            result.speedup = latency["speedup"]
         return result
 
     def read_session(self, parent_id: str | None = None) -> dict:
-        """Everything the report needs, from MLflow alone: setup, baseline, floors, variants."""
+        """Everything the report needs, from MLflow alone: setup, the baseline and variant records, failures."""
         parent_id = parent_id or self.latest_parent()
         parent = self.client.get_run(parent_id)
         setup = json.loads(Path(self.client.download_artifacts(parent_id, "setup.json")).read_text())
@@ -223,6 +224,6 @@ class Tracker:
                 doc["baseline"] = result
             elif stage in ("compression", "final"):
                 doc["variants"].append(result)
-        doc["variants"].sort(key=lambda r: r["name"])
+        doc["variants"].sort(key=lambda r: r.name)
         doc["failed"].sort(key=lambda r: r["name"] or "")
         return doc

@@ -1,6 +1,6 @@
 """The one training loop: sequence classification on the fixed split, same data, loop and seed.
 
-Every model (baseline and variant) becomes `AutoModelForSequenceClassification` on its own
+Every model (baseline and variant) becomes a sequence classifier (models/classifier.py) on its own
 backbone: the causal LM's decoder weights are copied in, a fresh `score` head is initialised
 from the seed, and the last non-padding token's hidden state is classified (the last layer runs
 at that token only: pooling.py). A fixed number of fused AdamW steps, deterministic batch order,
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .models.classifier import sequence_classifier
 from .pooling import last_token_only
 from .spec import TrainingSetup
 
@@ -48,13 +49,11 @@ def encode(tokenizer, texts: list[str], labels, max_length: int) -> Encoded:
 
 def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
     """A sequence classifier sharing the causal LM's backbone weights; the head is seeded."""
-    from transformers import AutoModelForSequenceClassification
-
     config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
     config.num_labels, config.pad_token_id = num_labels, pad_token_id
     config.architectures = None
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config, dtype=causal_lm.dtype).to(causal_lm.device)
+    model = sequence_classifier(config, dtype=causal_lm.dtype).to(causal_lm.device)
     backbone = getattr(model, model.base_model_prefix)
     backbone.load_state_dict(getattr(causal_lm, causal_lm.base_model_prefix).state_dict())
     # drawn on the CPU and copied: the same head on every device (a CPU generator cannot fill a GPU tensor)

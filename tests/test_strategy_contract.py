@@ -126,8 +126,8 @@ def test_throwaway_strategy_compresses_and_reports_without_other_edits(plugin_di
     assert AutoConfig.from_pretrained(out).num_hidden_layers == layers - 1
     assert yaml.safe_load((out / "removed.yaml").read_text())["removed"][0]["removed"] == {"layers": [layers - 1]}
     assert describe(removed[0]).startswith("drop_last: removed the last 1 layer(s); parameters ")
-    assert removed_text({"removed": removed}) == "the last 1 layer(s)"
-    assert score_reasons({"removed": removed})[0].startswith("drop_last removed the 1 layers with the lowest block_influence")
+    assert removed_text(removed) == "the last 1 layer(s)"
+    assert score_reasons(removed)[0].startswith("drop_last removed the 1 layers with the lowest block_influence")
 
 
 def test_throwaway_strategy_is_collected_run_and_reported(plugin_dir, pytester, micro_reference, monkeypatch):

@@ -200,13 +200,13 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
 
     quick = load_setup(tmp_path / "setup.yaml")
     quick.training.seeds = 1  # what --quick does: its one seed is the full run's seed 0
-    assert Runner(quick).baseline()["per_seed"] == first["per_seed"][:1]
+    assert Runner(quick).baseline().per_seed == first.per_seed[:1]
     assert len(log.read_text().splitlines()) == 2
 
     (runner.baselines.dir() / "arrays.npz").write_bytes(b"not an npz")
     second = Runner(runner.setup).baseline()  # the next run (process) checks the cache
     assert len(log.read_text().splitlines()) == 2  # nothing retrained
-    assert second["per_seed"] == first["per_seed"] and np.array_equal(second["preds"], first["preds"])
+    assert second.per_seed == first.per_seed and np.array_equal(second.preds, first.preds)
 
     (runner.baselines.dir() / "result.json").write_text("{}")
     with open(runner.baselines.seeds_dir() / "1" / "arrays.npz", "r+b") as f:  # one flipped byte
@@ -217,7 +217,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     third = Runner(runner.setup).baseline()
     lines = log.read_text().splitlines()
     assert len(lines) == 3 and lines[-1].endswith("seed 1")
-    assert third["per_seed"] == first["per_seed"] and np.array_equal(third["preds"], first["preds"])
+    assert third.per_seed == first.per_seed and np.array_equal(third.preds, first.preds)
 
 
 BROKEN = textwrap.dedent("""
@@ -291,8 +291,8 @@ def test_distill_recovery_uses_the_baseline_teacher(tmp_path, micro_reference):
         assert setup.training.recovery == mode
         experiment = load_experiment(tmp_path / "drop_layers.yaml")
         results[mode] = Runner(setup).run_variant(experiment, experiment.variants[0])
-    assert results["distill"]["training"]["loss_curves"] != results["finetune"]["training"]["loss_curves"]
-    assert results["distill"]["per_seed"][0]["accuracy"] > 0.3
+    assert results["distill"].training["loss_curves"] != results["finetune"].training["loss_curves"]
+    assert results["distill"].per_seed[0]["accuracy"] > 0.3
 
 
 def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_path, micro_reference, monkeypatch):

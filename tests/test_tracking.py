@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from exaone_bench.report import render, selection
+from exaone_bench.result import BaselineResult, VariantResult
 from exaone_bench.tracking import Tracker
 from test_suite import DROP, MICRO_SETUP, MLP
 
@@ -99,7 +100,8 @@ def test_latency_is_measured_at_session_end_and_logged(logged):
     assert latency == {"inference_latency_ms": ms, "speedup": last1["speedup"]}
     assert run.data.metrics["inference_latency_ms"] == pytest.approx(ms)
     joined = Tracker(env["MLFLOW_TRACKING_URI"]).read_result(run.info.run_id)
-    assert joined["params"]["inference_latency_ms"] == ms and joined["speedup"] == last1["speedup"]
+    assert joined.params["inference_latency_ms"] == ms and joined.speedup == last1["speedup"]
+    assert joined.to_dict() == last1  # the record read back from MLflow is the one results.json holds
 
 
 def test_crashing_variant_is_a_failed_run_with_the_error(logged):
@@ -147,23 +149,29 @@ def _doc(*variants):
 
 
 def _variant(name, params, d_acc, d_prec=0.0, acc=0.8):
-    return {"name": name, "params": {"total_parameters": params}, "metrics": {"accuracy": acc},
-            "deltas": {"accuracy": d_acc, "precision": d_prec}}
+    """A variant record with what the selection rule reads; the rest are placeholders of the right type."""
+    return VariantResult(
+        name=name, stage="compression", strategy="drop_layers", variant_id=name, setup_hash="", experiment="e",
+        hypothesis="", motivation="", description="", compression={}, removed=[], expect={},
+        params={"total_parameters": params}, config={}, per_seed=[], level_ci={}, metrics={"accuracy": acc},
+        deltas={"accuracy": d_acc, "precision": d_prec}, ci={}, verdict="confirmed", message="",
+        lm_loss_before_recovery=0.0, base_lm_loss=0.0, training={}, delta_params_pct=0.0, flop_ratio=1.0,
+        model_fingerprint="", seconds={}, worker={})
 
 
 def test_selection_rule_smallest_qualifying_with_ties():
     best, qualified = selection(_doc(_variant("a", 80, -0.01), _variant("b", 60, -0.05), _variant("c", 70, 0.0)))
-    assert best["name"] == "c" and [q["name"] for q in qualified] == ["c", "a"]
+    assert best.name == "c" and [q.name for q in qualified] == ["c", "a"]
     tie = selection(_doc(_variant("x", 70, -0.01, acc=0.79), _variant("y", 70, 0.0, acc=0.80)))[0]
-    assert tie["name"] == "y"  # equal size: the more accurate wins
+    assert tie.name == "y"  # equal size: the more accurate wins
     assert selection(_doc(_variant("p", 50, -0.01, d_prec=-0.03)))[0] is None  # precision breaks the bound
 
 
 def test_report_says_when_nothing_qualifies(logged, tmp_path):
     root, _, _ = logged
     results = json.loads((root / "reports" / "latest" / "results.json").read_text())
-    doc = {"setup": results["setup"], "baseline": results["baseline"], "failed": [],
-           "variants": [r for r in results["variants"] if r["name"] == "drop_layers[impossible]"]}
+    doc = {"setup": results["setup"], "baseline": BaselineResult.from_dict(results["baseline"]), "failed": [],
+           "variants": [VariantResult.from_dict(r) for r in results["variants"] if r["name"] == "drop_layers[impossible]"]}
     doc["setup"]["selection"]["constraints"] = {"accuracy": {"min_delta": 0.5}}
     text = render(copy.deepcopy(doc), tmp_path).read_text()
     assert "No variant qualifies: none of the 1 variants kept accuracy >= baseline +0.500." in text
@@ -198,7 +206,7 @@ def test_mlflow_writes_leave_the_controller_free_and_keep_their_order(tmp_path, 
     busy = threading.Event()
     session._write(busy.wait, 60)  # MLflow still busy with an earlier write
     for name in ("drop_layers[a]", "drop_layers[b]"):
-        session.record({"name": name, "stage": "compression", "strategy": "drop_layers", "metrics": {"accuracy": 0.5}})
+        session.record(_variant(name, 80, 0.0))
     assert not any(session._run_ids[n].done() for n in session._run_ids)  # recorded, not yet written
     busy.set()
     session._flush()

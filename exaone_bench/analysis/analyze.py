@@ -11,6 +11,7 @@ import torch
 
 from .. import __version__
 from ..compress import calibration_for
+from ..models.architecture import decoder_layers, sparse_blocks
 from ..models.base import Source, SourceError, load_model, resolve
 from . import importance
 from .params import TableContext, build_table
@@ -43,10 +44,13 @@ def redundancy(path: Path, calibration: int, seq_len: int = 64, seed: int = 0):
     bi = importance.block_influence(model, ids)
     ad = importance.angular_distance(model, ids, 1)
     heads = importance.head_importance(model, ids)
-    mlp = importance.mlp_channel_importance(model, ids)
+    mlp = importance.mlp_channel_importance(model, ids)  # one row per dense MLP
     rep = model.config.num_attention_heads // model.config.num_key_value_heads
     groups = heads.view(len(heads), -1, rep).sum(-1)
-    layers = pd.DataFrame({
+    nan = float("nan")
+    dense = [i for i, layer in enumerate(decoder_layers(model)) if hasattr(layer.mlp, "gate_proj")]
+    row = {layer: r for layer, r in zip(dense, mlp)}
+    columns = {
         "layer_index": range(len(bi)),
         "block_influence": bi.tolist(),
         "angular_distance": ad.tolist(),
@@ -54,10 +58,17 @@ def redundancy(path: Path, calibration: int, seq_len: int = 64, seed: int = 0):
         "least_important_head": heads.argmin(1).tolist(),
         "least_important_head_score": heads.min(1).values.tolist(),
         "least_important_kv_group": groups.argmin(1).tolist(),
-        "mlp_channel_importance_mean": mlp.mean(1).tolist(),
+        "mlp_channel_importance_mean": [float(row[i].mean()) if i in row else nan for i in range(len(bi))],
         # share of channels scoring under 10% of the layer's median: candidates for reduce_mlp
-        "mlp_channels_below_10pct_median": (mlp < 0.1 * mlp.median(1, keepdim=True).values).float().mean(1).tolist(),
-    })
+        "mlp_channels_below_10pct_median": [float((row[i] < 0.1 * row[i].median()).float().mean()) if i in row else nan
+                                            for i in range(len(bi))],
+    }
+    sparse = [i for i, _ in sparse_blocks(model)]
+    if sparse:  # K-EXAONE: how the router spreads the calibration tokens over each layer's experts
+        share = dict(zip(sparse, importance.routing_frequency(model, ids)))
+        columns["experts_never_routed"] = [int((share[i] == 0).sum()) if i in share else nan for i in range(len(bi))]
+        columns["most_routed_expert_share"] = [float(share[i].max()) if i in share else nan for i in range(len(bi))]
+    layers = pd.DataFrame(columns)
     del model
     return layers, heads.numpy()
 

@@ -9,6 +9,7 @@ All scores run on a fixed calibration batch of token ids (no padding), in eval m
 - mlp_channel_importance: mean |activation into down_proj| x ||down_proj column|| per channel.
 - hidden_channel_importance: mean |residual stream| over layers x ||embedding column||.
 - token_frequency: how often each token id occurs in the tokenised dataset texts.
+- routing_frequency: how often a MoE's router sends a calibration token to each routed expert.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Callable
 import torch
 
 from ..data import token_blocks
-from ..models.architecture import backbone, decoder_layers, head_dim
+from ..models.architecture import backbone, decoder_layers, dense_mlps, head_dim, sparse_blocks
 
 
 @dataclass(frozen=True)
@@ -134,18 +135,38 @@ def head_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
 
 @score("mlp_channel")
 def mlp_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
-    """(layers, intermediate): mean |activation| entering down_proj x L2 norm of its weight column."""
+    """(dense layers, intermediate): mean |activation| entering down_proj x L2 norm of its weight column."""
     acts = []
 
     def grab(module, args):
         acts.append(args[0].detach().float().abs().flatten(0, -2).mean(0))
 
-    layers = decoder_layers(model)
-    with _hooks([l.mlp.down_proj.register_forward_pre_hook(grab) for l in layers]), torch.no_grad():
+    mlps = dense_mlps(model)  # every layer, except a MoE's sparse ones
+    with _hooks([m.down_proj.register_forward_pre_hook(grab) for m in mlps]), torch.no_grad():
         model.eval()
         backbone(model)(input_ids=input_ids.to(model.device))
-    norms = torch.stack([l.mlp.down_proj.weight.detach().float().norm(dim=0) for l in layers])
+    norms = torch.stack([m.down_proj.weight.detach().float().norm(dim=0) for m in mlps])
     return (torch.stack(acts) * norms).cpu()
+
+
+@score("expert")
+def routing_frequency(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """(sparse layers, experts): share of calibration tokens whose top-k routing picks each expert.
+
+    Read from the router's own output (its top-k indices), so it counts exactly what the forward
+    pass computes with; a row sums to num_experts_per_tok.
+    """
+    shares = []
+
+    def grab(module, args, output):
+        top_k_index = output[-1]
+        shares.append(torch.bincount(top_k_index.flatten(), minlength=module.num_experts).float() / top_k_index.shape[0])
+
+    blocks = sparse_blocks(model)
+    with _hooks([block.gate.register_forward_hook(grab) for _, block in blocks]), torch.no_grad():
+        model.eval()
+        backbone(model)(input_ids=input_ids.to(model.device))
+    return torch.stack(shares).cpu()
 
 
 @score("hidden_channel")

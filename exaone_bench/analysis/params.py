@@ -22,27 +22,52 @@ COLUMNS = ["model_path", "model_id", "revision", "param_name", "layer_index", "b
            "cols", "rank", "mean", "std", "var", "sparsity", "dtype", "created_at",
            "numel", "stable_rank", "effective_rank", "frobenius_norm", "spectral_norm", "top_sv_share", "note"]
 
-# EXAONE 4 names first; Llama names map onto the same block types.
+# EXAONE 4 names first; Llama names map onto the same block types, and so do EXAONE 3.x's GPT-style
+# names as its checkpoints store them (transformers renames them to Llama's when it loads them).
 BLOCK_TYPES = {
     "embed_tokens": "embedding", "q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "o_proj",
     "q_norm": "q_norm", "k_norm": "k_norm", "gate_proj": "gate_proj", "up_proj": "up_proj",
     "down_proj": "down_proj", "post_attention_layernorm": "post_attention_layernorm",
     "post_feedforward_layernorm": "post_feedforward_layernorm", "input_layernorm": "input_layernorm",
     "norm": "norm", "lm_head": "lm_head", "score": "score",
+    # EXAONE 3.x (model_type exaone): transformer.h.N.attn.attention.*, mlp.c_fc_0/c_fc_1/c_proj, ln_1/ln_2
+    "wte": "embedding", "out_proj": "o_proj", "c_fc_0": "gate_proj", "c_fc_1": "up_proj", "c_proj": "down_proj",
+    "ln_1": "input_layernorm", "ln_2": "post_attention_layernorm", "ln_f": "norm",
+    # K-EXAONE (exaone_moe): the router of a sparse layer and its correction bias
+    "gate": "router", "e_score_correction_bias": "router_bias",
 }
+# Inside a sparse MoE layer the same projection names belong to a routed or a shared expert.
+EXPERT_PREFIX = {"experts": "expert_", "shared_experts": "shared_expert_"}
 ORDER = ["input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "o_proj", "post_attention_layernorm",
-         "gate_proj", "up_proj", "down_proj", "post_feedforward_layernorm", "embedding", "norm", "lm_head", "score"]
-LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+         "gate_proj", "up_proj", "down_proj", "router", "router_bias", "expert_gate_proj", "expert_up_proj",
+         "expert_down_proj", "shared_expert_gate_proj", "shared_expert_up_proj", "shared_expert_down_proj",
+         "post_feedforward_layernorm", "embedding", "norm", "lm_head", "score"]
+LAYER = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")
+VISION = re.compile(r"(?:^|\.)(?:visual|vision_tower|vision_model)\.")
 
 
 def block_type(name: str) -> str:
-    """Block type of a parameter name, from the module that owns the weight."""
+    """Block type of a parameter name, from the module that owns the weight.
+
+    Tensors of a vision tower (EXAONE 4.5) are labelled `vision:<owner>`: no language-model
+    strategy reads or cuts them.
+    """
     parts = name.split(".")
     owner = parts[-2] if len(parts) >= 2 and parts[-1] in ("weight", "bias") else parts[-1]
+    if VISION.search(name):
+        return f"vision:{owner}"
+    for part in parts[:-1]:
+        if part in EXPERT_PREFIX and owner in ("gate_proj", "up_proj", "down_proj", "gate_up_proj"):
+            return EXPERT_PREFIX[part] + owner
+    if owner in EXPERT_PREFIX and parts[-1] in ("gate_up_proj", "down_proj"):  # fused in memory: experts.down_proj
+        return EXPERT_PREFIX[owner] + parts[-1]
     return BLOCK_TYPES.get(owner, owner)
 
 
 def layer_index(name: str) -> int | None:
+    """The decoder layer a tensor belongs to (None for embeddings, final norm, heads and vision towers)."""
+    if VISION.search(name):
+        return None
     m = LAYER.search(name)
     return int(m.group(1)) if m else None
 

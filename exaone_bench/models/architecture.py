@@ -1,14 +1,29 @@
-"""Where the structural parts of a decoder-only causal LM live, for EXAONE 4 and the Llama family.
+"""Where the structural parts of a decoder-only causal LM live, for every EXAONE generation and Llama.
 
-Both share q/k/v/o and gate/up/down names; they differ in their norms: EXAONE 4 normalises the
-attention and MLP *outputs* (post_attention_layernorm, post_feedforward_layernorm) and adds
-QK-norm, Llama normalises the inputs (input_layernorm, post_attention_layernorm).
+All share q/k/v/o and gate/up/down names once loaded; they differ in their norms and MLPs:
+- EXAONE 4 (`exaone4`, dense and hybrid) normalises the attention and MLP *outputs*
+  (post_attention_layernorm, post_feedforward_layernorm) and adds QK-norm;
+- Llama and EXAONE 3.x (`exaone`, which transformers loads as LlamaForCausalLM, renaming its
+  GPT-style tensors) normalise the inputs (input_layernorm, post_attention_layernorm);
+- K-EXAONE (`exaone_moe`) normalises the inputs, has QK-norm, and per `mlp_layer_types` either a
+  dense MLP or a sparse block of routed experts (3-D `gate_up_proj` / `down_proj`), a router
+  (`gate`: weight and correction bias) and shared experts;
+- EXAONE 4.5 (`exaone4_5`) is cut through its text tower, an EXAONE 4 decoder.
 """
 from __future__ import annotations
 
 from torch import nn
 
-SUPPORTED = ("exaone4", "llama")
+SUPPORTED = ("exaone", "exaone4", "exaone_moe", "llama")
+PER_LAYER = ("layer_types", "mlp_layer_types")  # config lists with one entry per decoder layer
+
+
+FULL = "full_model"  # where a text tower (models/base/vision_language.py) keeps its vision-language model
+
+
+def full_model(model):
+    """The model a variant saves: a text tower's vision-language model, else the model itself."""
+    return model.__dict__.get(FULL, model)
 
 
 class ArchitectureError(ValueError):
@@ -31,6 +46,16 @@ def backbone(model) -> nn.Module:
 
 def decoder_layers(model) -> nn.ModuleList:
     return backbone(model).layers
+
+
+def dense_mlps(model) -> list[nn.Module]:
+    """The dense (gate/up/down) MLP of every layer that has one: all layers, except a MoE's sparse ones."""
+    return [layer.mlp for layer in decoder_layers(model) if hasattr(layer.mlp, "gate_proj")]
+
+
+def sparse_blocks(model) -> list[tuple[int, nn.Module]]:
+    """(layer index, MoE block) of every sparse layer: routed experts, router and shared experts."""
+    return [(i, layer.mlp) for i, layer in enumerate(decoder_layers(model)) if hasattr(layer.mlp, "experts")]
 
 
 def head_dim(config) -> int:

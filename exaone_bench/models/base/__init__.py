@@ -9,9 +9,10 @@ import re
 from pathlib import Path
 
 from ...paths import models_dir
-from ...reference import DEFAULT, ensure_reference, reference_dir, shipped_dir, shipped_meta
+from ...reference import DEFAULT, ensure_reference, model_config, reference_dir, shipped_dir, shipped_meta
 from .smollm2 import NAME, ensure_smollm2
 from .source import Source, SourceError
+from .vision_language import full_model, is_vision_language, text_tower
 
 BUILTIN_NAMES = ("exaone-tiny", "smollm2-135m")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -57,8 +58,6 @@ def cached_config(source: str | Path, trust_remote_code: bool = False):
         src = resolve(source, build=False)
         if src.kind != "hub" and not (Path(src.location) / "config.json").is_file():
             if src.name == "exaone-tiny":
-                from ...reference import DEFAULT, model_config
-
                 return model_config(DEFAULT)
             return None
         return AutoConfig.from_pretrained(src.location, local_files_only=True, trust_remote_code=trust_remote_code)
@@ -72,15 +71,20 @@ def load_model(source: str | Path, *, dtype: str = "float32", device: str = "cpu
 
     device "auto" hands placement to accelerate (`device_map="auto"`): a model larger than one
     GPU is spread over the GPUs and, past them, the CPU; without a GPU it lands on the CPU.
+    A vision-language model (EXAONE 4.5) comes back as its text tower (vision_language.py).
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
     src = resolve(source)
     kwargs = {"trust_remote_code": trust_remote_code, "revision": revision}
     placement = {"device_map": "auto"} if device == "auto" else {}
     try:
-        model = AutoModelForCausalLM.from_pretrained(src.location, dtype=getattr(torch, dtype), **placement, **kwargs)
+        if is_vision_language(AutoConfig.from_pretrained(src.location, **kwargs)):  # EXAONE 4.5: its text tower
+            model = text_tower(AutoModelForImageTextToText.from_pretrained(
+                src.location, dtype=getattr(torch, dtype), **placement, **kwargs))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(src.location, dtype=getattr(torch, dtype), **placement, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(src.location, **kwargs)
     except OSError as e:
         if src.kind == "hub":

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from ...validate import SpecError
-from ..architecture import check_supported
+from ..architecture import check_supported, full_model
 from .calibration import Calibration
 from .contract import validate_module
 from .surgery import shape_summary, sync_config
@@ -73,6 +73,21 @@ def _strategy(name: str, where: str):
     return STRATEGIES[name]
 
 
+def not_applicable(config, compression: dict) -> str:
+    """Why a `compression:` block cannot cut this architecture at all ('' when every factor can).
+
+    A strategy may declare `applies(config) -> str | None` (contract.py): prune_experts, for one,
+    has nothing to cut in a dense model. The collector skips such a variant with this reason
+    instead of failing the file: one experiment suite serves every generation.
+    """
+    for name in compression:
+        applies = getattr(_strategy(name, "compression"), "applies", None)
+        reason = applies(config) if applies is not None else None
+        if reason:
+            return f"{name}: {reason}"
+    return ""
+
+
 def check(config, compression: dict, where: str = "compression") -> None:
     """Validate every factor of a `compression:` block against a config, without weights or scores.
 
@@ -106,6 +121,9 @@ def apply(model, compression: dict, calib: Calibration | None = None, where: str
         raise SpecError(f"{where}: expected a mapping of strategy -> spec, got {compression!r}")
     for name in compression:
         _strategy(name, f"{where}.{name}")
+    reason = not_applicable(full_model(model).config, compression)
+    if reason:
+        raise SpecError(f"{where}.{reason}")
     calib = calib if calib is not None else Calibration()
     return [apply_one(model, name, spec, calib, where) for name, spec in compression.items()]
 
@@ -133,4 +151,4 @@ def describe(record: dict) -> str:
     return f"{record['strategy']}: removed {words(record)}; parameters {b:,} -> {a:,} ({(a - b) / b:+.1%})"
 
 
-__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "describe", "replay", "words"]
+__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "describe", "not_applicable", "replay", "words"]

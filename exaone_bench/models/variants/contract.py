@@ -10,6 +10,7 @@ A strategy is one module (in this package, or any installed package that names i
     plan(model, spec, calib, where)       # -> {"removed", "kept", "scores"}: plain data
     cut(model, record, calib)             # remove exactly record["kept"]'s complement, in place
     words(removed) -> str                 # what the report and `compress` say it removed
+    applies(config) -> str | None         # optional: why this architecture has nothing to cut
 
 The registry (`models.variants`) re-derives the config after `cut`, so a strategy writes only
 what the config cannot infer from the weights (e.g. layer_types).

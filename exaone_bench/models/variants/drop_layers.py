@@ -9,7 +9,7 @@ from torch import nn
 
 from ...analysis.importance import compute
 from ...validate import SpecError, as_index_list, as_int, check_keys
-from ..architecture import decoder_layers
+from ..architecture import PER_LAYER, decoder_layers
 from .contract import choose_score, scores_for
 
 NAME = "drop_layers"
@@ -57,8 +57,10 @@ def cut(model, record, calib=None) -> None:
         if hasattr(layer, "layer_idx"):
             layer.layer_idx = new_idx
     model.get_decoder().layers = kept
-    if getattr(model.config, "layer_types", None) is not None:
-        model.config.layer_types = [model.config.layer_types[i] for i in keep]
+    # each kept layer keeps its role: sliding or global attention (hybrid EXAONE 4), dense or sparse MLP (MoE)
+    for key in PER_LAYER:
+        if getattr(model.config, key, None) is not None:
+            setattr(model.config, key, [getattr(model.config, key)[i] for i in keep])
 
 
 def words(removed: dict) -> str:

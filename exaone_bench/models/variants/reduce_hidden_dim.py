@@ -2,10 +2,14 @@
 
 One set of channels leaves the whole residual stream: embedding columns, every hidden-width
 norm, the input columns of q/k/v/gate/up, the output rows of o/down, an untied lm_head's
-columns; a tied lm_head is re-tied to the new embedding. head_dim is kept and written explicitly.
-Not exact: RMSNorm now averages over fewer channels, which the recovery fine-tune absorbs.
+columns; a tied lm_head is re-tied to the new embedding. In a MoE's sparse layers the routed
+experts' fused tensors, the router's columns and the shared experts lose the same channels.
+head_dim is kept and written explicitly. Not exact: RMSNorm now averages over fewer channels, which the recovery fine-tune absorbs.
 """
 from __future__ import annotations
+
+import torch
+from torch import nn
 
 from ...analysis.importance import compute
 from ...validate import check_keys, target_width
@@ -16,6 +20,14 @@ from .surgery import check_reloadable, keep_cols, keep_norm, keep_rows, retie
 NAME = "reduce_hidden_dim"
 UNITS = ("hidden_channel",)
 REMOVED = ("channels", "hidden channels")
+
+
+def applies(config) -> str | None:
+    """Not on a vision-language model's text tower: its vision tower writes into this width."""
+    if config.get_text_config() is not config:
+        return (f"model_type '{config.model_type}': the vision tower's output feeds this width, "
+                "so cutting it would change the vision tower")
+    return None
 
 
 def check(config, spec, where: str) -> int:
@@ -47,10 +59,17 @@ def cut(model, record, calib=None) -> None:
     emb.embedding_dim = len(keep)
     for layer in decoder_layers(model):
         attn, mlp = layer.self_attn, layer.mlp
-        for linear in (attn.q_proj, attn.k_proj, attn.v_proj, mlp.gate_proj, mlp.up_proj):
+        dense = mlp.shared_experts if hasattr(mlp, "experts") else mlp
+        for linear in (attn.q_proj, attn.k_proj, attn.v_proj, dense.gate_proj, dense.up_proj):
             keep_cols(linear, keep)
         keep_rows(attn.o_proj, keep)
-        keep_rows(mlp.down_proj, keep)
+        keep_rows(dense.down_proj, keep)
+        if hasattr(mlp, "experts"):  # (experts, 2 x moe width, hidden) and (experts, hidden, moe width)
+            idx = torch.as_tensor(keep, dtype=torch.long, device=mlp.experts.gate_up_proj.device)
+            mlp.experts.gate_up_proj = nn.Parameter(mlp.experts.gate_up_proj.data.index_select(2, idx))
+            mlp.experts.down_proj = nn.Parameter(mlp.experts.down_proj.data.index_select(1, idx))
+            mlp.gate.weight = nn.Parameter(mlp.gate.weight.data.index_select(1, idx.to(mlp.gate.weight.device)))
+            mlp.experts.hidden_dim = mlp.gate.hidden_dim = len(keep)
         for norm in layer_norms(layer):
             keep_norm(norm, keep)
     keep_norm(backbone(model).norm, keep)

@@ -1,13 +1,14 @@
 """Shrink the MLP width: `{intermediate_size: 3072}` or `{ratio: 0.75}`, the same count in every layer.
 
 Each layer keeps its own highest-scoring channels (mlp_channel_importance by default):
-gate/up lose rows, down loses the matching columns.
+gate/up lose rows, down loses the matching columns. In a MoE (K-EXAONE) only the dense layers'
+MLPs have this width; experts are pruned whole by prune_experts.
 """
 from __future__ import annotations
 
 from ...analysis.importance import compute
-from ...validate import check_keys, target_width
-from ..architecture import decoder_layers
+from ...validate import SpecError, check_keys, target_width
+from ..architecture import dense_mlps
 from .contract import choose_score
 from .surgery import keep_cols, keep_rows
 
@@ -19,6 +20,8 @@ REMOVED = ("channels", "MLP channels")
 def check(config, spec, where: str) -> int:
     """Validate the spec against the config alone; returns the kept width."""
     check_keys(spec, ("intermediate_size", "ratio", "by"), where)
+    if "dense" not in (getattr(config, "mlp_layer_types", None) or ["dense"]):
+        raise SpecError(f"{where}: every layer is sparse (routed experts): no dense MLP to narrow; use prune_experts")
     target = target_width(spec, "intermediate_size", config.intermediate_size, where)
     choose_score(UNITS, spec.get("by"), f"{where}.by")
     return target
@@ -37,10 +40,10 @@ def plan(model, spec, calib, where: str) -> dict:
 
 
 def cut(model, record, calib=None) -> None:
-    for layer, keep in zip(decoder_layers(model), record["kept"]["channels"]):
-        keep_rows(layer.mlp.gate_proj, keep)
-        keep_rows(layer.mlp.up_proj, keep)
-        keep_cols(layer.mlp.down_proj, keep)
+    for mlp, keep in zip(dense_mlps(model), record["kept"]["channels"], strict=True):
+        keep_rows(mlp.gate_proj, keep)
+        keep_rows(mlp.up_proj, keep)
+        keep_cols(mlp.down_proj, keep)
 
 
 def words(removed: dict) -> str:

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from ...validate import SpecError
-from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms, output_head
+from ..architecture import (PER_LAYER, backbone, decoder_layers, dense_mlps, head_dim, is_tied, layer_norms,
+                            output_head, sparse_blocks)
 
 
 def _index(keep: list[int], device) -> torch.Tensor:
@@ -45,7 +46,7 @@ def sync_config(model) -> dict:
     Every width must be uniform across layers: stock transformers cannot reload per-layer widths.
     """
     cfg, layers = model.config, decoder_layers(model)
-    attn, mlp = layers[0].self_attn, layers[0].mlp
+    attn, dense, sparse = layers[0].self_attn, dense_mlps(model), sparse_blocks(model)
     hd = head_dim(cfg)
     emb = backbone(model).embed_tokens.weight
     new = {
@@ -55,12 +56,15 @@ def sync_config(model) -> dict:
         "head_dim": hd,  # explicit: hidden_size // num_attention_heads may no longer equal it
         "num_attention_heads": attn.q_proj.out_features // hd,
         "num_key_value_heads": attn.k_proj.out_features // hd,
-        "intermediate_size": mlp.gate_proj.out_features,
+        # a MoE whose layers are all sparse keeps the dense width it declares
+        "intermediate_size": dense[0].gate_proj.out_features if dense else cfg.intermediate_size,
     }
+    if sparse:
+        new["num_experts"] = sparse[0][1].experts.gate_up_proj.shape[0]
+    first = (attn.q_proj.weight.shape, attn.k_proj.weight.shape)
     for i, layer in enumerate(layers):
-        shapes = (layer.self_attn.q_proj.weight.shape, layer.self_attn.k_proj.weight.shape, layer.mlp.gate_proj.weight.shape)
-        first = (attn.q_proj.weight.shape, attn.k_proj.weight.shape, mlp.gate_proj.weight.shape)
-        assert shapes == first, f"layer {i} has shapes {shapes}, layer 0 has {first}: widths must be uniform"
+        shapes = (layer.self_attn.q_proj.weight.shape, layer.self_attn.k_proj.weight.shape)
+        assert shapes == first, f"layer {i} has attention shapes {shapes}, layer 0 has {first}: widths must be uniform"
         layer.self_attn.num_key_value_groups = new["num_attention_heads"] // new["num_key_value_heads"]
         for name in ("num_attention_heads", "num_key_value_heads", "num_heads"):
             if hasattr(layer.self_attn, name):
@@ -68,8 +72,15 @@ def sync_config(model) -> dict:
         for obj in (layer, layer.self_attn, layer.mlp):
             if hasattr(obj, "hidden_size"):
                 obj.hidden_size = new["hidden_size"]
-        if hasattr(layer.mlp, "intermediate_size"):
-            layer.mlp.intermediate_size = new["intermediate_size"]
+    for mlp in dense:
+        assert mlp.gate_proj.out_features == new["intermediate_size"], "dense MLP widths must be uniform"
+        if hasattr(mlp, "intermediate_size"):
+            mlp.intermediate_size = new["intermediate_size"]
+    for i, block in sparse:
+        assert block.experts.gate_up_proj.shape[0] == new["num_experts"], f"layer {i}: expert counts must be uniform"
+    for key in PER_LAYER:
+        values = getattr(cfg, key, None)
+        assert values is None or len(values) == len(layers), f"config.{key} has {len(values)} entries, {len(layers)} layers"
     assert new["num_attention_heads"] % new["num_key_value_heads"] == 0
     head = output_head(model)
     if getattr(model, "lm_head", None) is not None and not is_tied(model):
@@ -99,6 +110,8 @@ def shape_summary(model) -> dict:
             "hidden_size", "intermediate_size", "vocab_size")
     out = {k: getattr(cfg, k, None) for k in keys}
     out["head_dim"] = head_dim(cfg)
+    if getattr(cfg, "num_experts", None) is not None:  # a MoE: routed experts per sparse layer
+        out["num_experts"] = cfg.num_experts
     out["parameters"] = sum(p.numel() for p in model.parameters())
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from ...analysis.importance import compute
 from ...validate import SpecError, as_int, check_keys
-from ..architecture import backbone
+from ..architecture import backbone, is_tied
 from .contract import choose_score
 from .surgery import keep_rows, retie
 
@@ -56,6 +56,14 @@ def _with_ancestors(keep: set[int], parents: dict[int, tuple[int, int]]) -> set[
                 out.add(p)
                 todo.append(p)
     return out
+
+
+def applies(config) -> str | None:
+    """Not on a vision-language model's text tower: its image and video token ids index this vocabulary."""
+    if config.get_text_config() is not config:
+        return (f"model_type '{config.model_type}': its image and video token ids index this vocabulary, "
+                "and remapping them is not built")
+    return None
 
 
 def check(config, spec, where: str) -> None:
@@ -138,7 +146,7 @@ def cut(model, record, calib=None) -> None:
     emb = backbone(model).embed_tokens
     emb.weight.data = emb.weight.data[keep].contiguous()
     emb.num_embeddings = len(keep)
-    if model.config.tie_word_embeddings:
+    if is_tied(model):
         retie(model)
     elif getattr(model, "lm_head", None) is not None:
         keep_rows(model.lm_head, keep)
