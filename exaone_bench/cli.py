@@ -21,7 +21,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_reference(args) -> int:
-    from .reference import (DEFAULT, MICRO, Paused, checkpoint_meta, ensure_reference, from_assignments, shipped_dir,
+    from .reference import (DEFAULT, MICRO, Paused, ensure_reference, from_assignments, read_meta, shipped_dir,
                             shipped_meta, weights_sha256)
 
     recipe = from_assignments(MICRO if args.micro else DEFAULT, args.set)
@@ -31,7 +31,7 @@ def cmd_reference(args) -> int:
     except Paused as e:
         print(e)
         return 0
-    meta = checkpoint_meta(out, recipe)
+    meta = read_meta(out)  # verified by ensure_reference
     weights = weights_sha256(out)
     where = "shipped checkpoint verified" if out == shipped_dir(recipe) else "built here"
     print(f"{recipe.name}: {where} at {out} ({time.perf_counter() - t0:.1f}s; recipe {meta['recipe_hash']}; "

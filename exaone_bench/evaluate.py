@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score,
 
 from .models.architecture import head_dim
 from .metrics import BOUNDED
-from .train import Encoded
+from .train import pad
 
 
 def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict:
@@ -150,9 +150,9 @@ def lm_loss_on_texts(causal_lm, tokenizer, texts: list[str], batch_size: int = 6
     """Held-out next-token cross-entropy (nats/token) of a causal LM on `texts`, in length-sorted batches."""
     ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
     ids = [x for x in ids if len(x) > 1]
-    data = Encoded(ids, np.zeros(len(ids), dtype=np.int64))
-    order = np.argsort([len(x) for x in data.ids], kind="stable")  # length-sorted batches: little padding
-    return lm_loss(causal_lm, (data.batch(order[i : i + batch_size], pad_id=0)[:2] for i in range(0, len(order), batch_size)))
+    order = np.argsort([len(x) for x in ids], kind="stable")  # length-sorted batches: little padding
+    return lm_loss(causal_lm, (pad([ids[i] for i in order[j : j + batch_size]], pad_id=0)
+                               for j in range(0, len(order), batch_size)))
 
 
 def floors(train_texts, train_labels, test_texts, test_labels, seed: int = 0) -> dict:

@@ -324,6 +324,11 @@ def checkpoint_meta(directory: Path, recipe: Recipe, corrupt_is_error: bool = Fa
     return meta
 
 
+def read_meta(directory: Path) -> dict:
+    """run_meta.json of a checkpoint `ensure_reference` has just verified (not hashed again)."""
+    return json.loads((directory / "run_meta.json").read_text())
+
+
 def weights_sha256(directory: Path) -> str:
     """model.safetensors's sha256 as checksums.json records it (read after `checkpoint_meta` verified it)."""
     return json.loads((directory / "checksums.json").read_text())["model.safetensors"]

@@ -31,14 +31,19 @@ class Encoded:
     labels: np.ndarray
 
     def batch(self, index, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rows = [self.ids[i] for i in index]
-        width = max(map(len, rows))
-        x = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, ids in enumerate(rows):
-            x[r, : len(ids)] = torch.as_tensor(ids)
-            mask[r, : len(ids)] = 1
+        x, mask = pad([self.ids[i] for i in index], pad_id)
         return x, mask, torch.as_tensor(self.labels[index], dtype=torch.long)
+
+
+def pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded token ids and their attention mask, as wide as the longest row."""
+    width = max(map(len, rows))
+    x = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, ids in enumerate(rows):
+        x[r, : len(ids)] = torch.as_tensor(ids)
+        mask[r, : len(ids)] = 1
+    return x, mask
 
 
 def encode(tokenizer, texts: list[str], labels, max_length: int) -> Encoded:

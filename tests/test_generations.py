@@ -14,6 +14,7 @@ console script itself is tested in test_cli.py), and one `--quick` suite item.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from transformers import (AutoModelForCausalLM, AutoModelForImageTextToText, Exaone4_5_Config, ExaoneConfig,
+from transformers import (AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer, Exaone4_5_Config, ExaoneConfig,
                           ExaoneMoeConfig, LlamaForCausalLM)
 
 from conftest import tiny_exaone_config
@@ -31,6 +32,7 @@ from exaone_bench.models.base import load_model
 from exaone_bench.models.variants import Calibration, apply, replay
 from exaone_bench.spec import SpecError
 from exaone_bench.cli import main as cli
+from exaone_bench.data import split_texts
 
 pytest_plugins = ["pytester"]
 VOCAB = 512  # the micro reference's tokenizer, copied beside each checkpoint
@@ -158,12 +160,23 @@ STRATEGIES = {
     "reduce_mlp": {"reduce_mlp": {"ratio": 0.5}},
     "reduce_hidden_dim": {"reduce_hidden_dim": {"hidden_size": 48}},
     "prune_experts": {"prune_experts": {"keep": 6}},
+    "trim_vocab": {"trim_vocab": {"min_count": 2}},
 }
-APPLIES = {"exaone3": ["drop_layers", "prune_heads", "reduce_mlp", "reduce_hidden_dim"],
-           "exaone4-hybrid": ["drop_layers", "prune_heads", "reduce_mlp", "reduce_hidden_dim"],
-           "exaone_moe": list(STRATEGIES),
+DENSE = ["drop_layers", "prune_heads", "reduce_mlp", "reduce_hidden_dim", "trim_vocab"]
+APPLIES = {"exaone3": DENSE, "exaone4-hybrid": DENSE, "exaone_moe": list(STRATEGIES),
            "exaone4_5": ["drop_layers", "prune_heads", "reduce_mlp"]}
-WHY_NOT = {"prune_experts": "has no routed experts", "reduce_hidden_dim": "the vision tower's output feeds this width"}
+WHY_NOT = {"prune_experts": "has no routed experts", "reduce_hidden_dim": "the vision tower's output feeds this width",
+           "trim_vocab": "image and video token ids index this vocabulary"}
+
+
+@functools.cache
+def train_texts() -> tuple[str, ...]:
+    return tuple(split_texts("train")[:300])
+
+
+def calibration(path) -> Calibration:
+    """Token blocks for the scores, and the training split's texts with the checkpoint's tokenizer for trim_vocab."""
+    return Calibration(input_ids=IDS, texts=list(train_texts()), tokenizer=AutoTokenizer.from_pretrained(path))
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -171,23 +184,24 @@ def test_each_strategy_reloads_exactly_and_replays(checkpoint, tmp_path, strateg
     kind, path = checkpoint
     if strategy not in APPLIES[kind]:  # refused with its reason, before any cut
         with pytest.raises(SpecError, match=WHY_NOT[strategy]):
-            apply(load(path), STRATEGIES[strategy], Calibration(input_ids=IDS))
+            apply(load(path), STRATEGIES[strategy], calibration(path))
         return
     base = load(path)
     model = copy.deepcopy(base) if kind != "exaone4_5" else load(path)  # a tower's vision model is not deep-copied
-    removed = apply(model, STRATEGIES[strategy], Calibration(input_ids=IDS))
+    calib = calibration(path)
+    removed = apply(model, STRATEGIES[strategy], calib)
     full_model(model).save_pretrained(tmp_path / "v", max_shard_size="100KB")
-    for tok in path.glob("tokenizer*"):
-        shutil.copy(tok, tmp_path / "v" / tok.name)
+    calib.tokenizer.save_pretrained(tmp_path / "v")  # trim_vocab's renumbered tokenizer, else the base's
     reloaded = load(tmp_path / "v")
-    assert torch.equal(logits(model), logits(reloaded))
+    ids = IDS % model.config.vocab_size
+    assert torch.equal(logits(model, ids), logits(reloaded, ids))
     assert full_model(reloaded).config.model_type == full_model(base).config.model_type
     if kind == "exaone4_5":  # the vision tower is untouched
         a, b = full_model(base).model.visual.state_dict(), full_model(reloaded).model.visual.state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rebuilt = load(path)
     replay(rebuilt, removed)
-    assert torch.equal(logits(rebuilt), logits(model))
+    assert torch.equal(logits(rebuilt, ids), logits(model, ids))
     if strategy == "drop_layers":  # each kept layer keeps its attention (and MLP) role
         kept = removed[0]["kept"]["layers"]
         for key in ("layer_types", "mlp_layer_types"):
