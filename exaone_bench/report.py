@@ -211,7 +211,8 @@ def justification(best: VariantResult | None, qualified: list[VariantResult], do
         "",
         f"What it kept: {r.params['number_of_layers']} layers, {r.params['number_of_heads']} query / "
         f"{r.params['number_of_kv_heads']} KV heads, hidden {r.params['hidden_dim']}, MLP {r.params['intermediate_size']}, "
-        f"vocab {r.params['vocab_size']}.",
+        f"vocab {r.params['vocab_size']}"
+        + (f", {r.params['number_of_experts']} routed experts per sparse layer." if "number_of_experts" in r.params else "."),
         "",
         f"What it cost: accuracy {r.metrics['accuracy']:.3f} vs {base.metrics['accuracy']:.3f} "
         f"(Δ {r.deltas['accuracy']:+.3f}, 95% CI [{ci['accuracy'].ci_low:+.3f}, {ci['accuracy'].ci_high:+.3f}], "

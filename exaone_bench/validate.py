@@ -13,6 +13,10 @@ class SpecError(ValueError):
     """A YAML value that cannot be used; the message names the file/variant and the key."""
 
 
+class NotApplicable(SpecError):
+    """A strategy with nothing to cut in this architecture (prune_experts on a dense model): a skip, not a failure."""
+
+
 def check_keys(spec: dict, allowed: Iterable[str], where: str) -> None:
     """Unknown keys fail early: a misspelt key must never be silently ignored."""
     if not isinstance(spec, dict):

@@ -29,9 +29,13 @@ variants:
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def logged(tmp_path_factory, micro_reference, data_root):
-    """One micro suite run (-n 2) with a passing, a rejected and a crashing variant."""
+    """One micro suite run (-n 2) with a passing, a rejected and a crashing variant.
+
+    Session-scoped: xdist interleaves this module's items with other modules' on the worker, and
+    a module-scoped fixture would be torn down and run again in between.
+    """
     root = tmp_path_factory.mktemp("suite")
     (root / "experiments").mkdir()
     for name, text in {"setup": MICRO_SETUP.format(model=micro_reference), "drop_layers": DROP,
