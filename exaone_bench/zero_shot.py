@@ -13,7 +13,9 @@ from pathlib import Path
 
 import yaml
 
-PROMPT = "{{text}}\nQuestion: Is it {choices}?\nAnswer:"
+def prompt(choices: list[str]) -> str:
+    """The harness's doc_to_text (a Jinja template over the review's `text`), naming the label words."""
+    return "{{text}}\nQuestion: Is it " + " or ".join(choices) + "?\nAnswer:"
 
 
 def write_task(out: Path, name: str, texts: list[str], labels, choices: list[str]) -> Path:
@@ -24,7 +26,7 @@ def write_task(out: Path, name: str, texts: list[str], labels, choices: list[str
     task = {
         "task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data.resolve())}},
         "output_type": "multiple_choice", "test_split": "test",
-        "doc_to_text": PROMPT.format(text="{text}", choices=" or ".join(choices)).replace("{text}", "{{text}}"),
+        "doc_to_text": prompt(choices),
         "doc_to_target": "label", "doc_to_choice": list(choices),
         "metric_list": [{"metric": "acc"}], "metadata": {"version": 1.0},
     }
@@ -45,4 +47,4 @@ def accuracy(causal_lm, tokenizer, task_dir: Path, name: str, batch_size: int = 
     return {"accuracy": float(row["acc,none"]), "stderr": float(row.get("acc_stderr,none", float("nan")))}
 
 
-__all__ = ["PROMPT", "accuracy", "write_task"]
+__all__ = ["accuracy", "prompt", "write_task"]

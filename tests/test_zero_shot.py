@@ -16,7 +16,7 @@ from conftest import tiny_exaone_config
 
 from exaone_bench.compress import compress
 from exaone_bench.data import DataSpec, load_split
-from exaone_bench.zero_shot import PROMPT, accuracy, write_task
+from exaone_bench.zero_shot import accuracy, prompt, write_task
 
 CHOICES = ["positive", "negative"]  # label 0 is "fresh", label 1 "rotten"
 N = 60  # test reviews: enough to tell predictions apart, seconds to score
@@ -32,7 +32,7 @@ def by_hand(model, tokenizer, texts) -> list[int]:
     """The most likely label word per review: summed log-probabilities of its tokens after the prompt."""
     preds = []
     for text in texts:
-        context = PROMPT.format(text="{text}", choices=" or ".join(CHOICES)).replace("{text}", text)
+        context = prompt(CHOICES).replace("{{text}}", text)
         ctx = tokenizer(context, add_special_tokens=False).input_ids
         scores = []
         for choice in CHOICES:
