@@ -11,7 +11,7 @@ import torch
 
 from .. import __version__
 from ..compress import calibration_for
-from ..models.architecture import decoder_layers, sparse_blocks
+from ..models.architecture import dense_mlps, sparse_blocks
 from ..models.base import Source, SourceError, load_model, resolve
 from . import importance
 from .params import TableContext, build_table
@@ -48,8 +48,7 @@ def redundancy(path: Path, calibration: int, seq_len: int = 64, seed: int = 0):
     rep = model.config.num_attention_heads // model.config.num_key_value_heads
     groups = heads.view(len(heads), -1, rep).sum(-1)
     nan = float("nan")
-    dense = [i for i, layer in enumerate(decoder_layers(model)) if hasattr(layer.mlp, "gate_proj")]
-    row = {layer: r for layer, r in zip(dense, mlp)}
+    row = {i: r for (i, _), r in zip(dense_mlps(model), mlp)}
     columns = {
         "layer_index": range(len(bi)),
         "block_influence": bi.tolist(),

@@ -141,7 +141,7 @@ def mlp_channel_importance(model, input_ids: torch.Tensor) -> torch.Tensor:
     def grab(module, args):
         acts.append(args[0].detach().float().abs().flatten(0, -2).mean(0))
 
-    mlps = dense_mlps(model)  # every layer, except a MoE's sparse ones
+    mlps = [mlp for _, mlp in dense_mlps(model)]  # every layer, except a MoE's sparse ones
     with _hooks([m.down_proj.register_forward_pre_hook(grab) for m in mlps]), torch.no_grad():
         model.eval()
         backbone(model)(input_ids=input_ids.to(model.device))

@@ -48,14 +48,24 @@ def decoder_layers(model) -> nn.ModuleList:
     return backbone(model).layers
 
 
-def dense_mlps(model) -> list[nn.Module]:
-    """The dense (gate/up/down) MLP of every layer that has one: all layers, except a MoE's sparse ones."""
-    return [layer.mlp for layer in decoder_layers(model) if hasattr(layer.mlp, "gate_proj")]
+def is_sparse(mlp: nn.Module) -> bool:
+    """A MoE block (routed experts, router, shared experts) rather than a dense gate/up/down MLP."""
+    return hasattr(mlp, "experts")
+
+
+def dense_mlps(model) -> list[tuple[int, nn.Module]]:
+    """(layer index, dense gate/up/down MLP) of every layer: all of them, except a MoE's sparse ones."""
+    return [(i, layer.mlp) for i, layer in enumerate(decoder_layers(model)) if not is_sparse(layer.mlp)]
 
 
 def sparse_blocks(model) -> list[tuple[int, nn.Module]]:
-    """(layer index, MoE block) of every sparse layer: routed experts, router and shared experts."""
-    return [(i, layer.mlp) for i, layer in enumerate(decoder_layers(model)) if hasattr(layer.mlp, "experts")]
+    """(layer index, MoE block) of every sparse layer."""
+    return [(i, layer.mlp) for i, layer in enumerate(decoder_layers(model)) if is_sparse(layer.mlp)]
+
+
+def is_vision_language(config) -> bool:
+    """A config with a text config inside it (EXAONE 4.5), rather than a text model's own."""
+    return config.get_text_config() is not config
 
 
 def head_dim(config) -> int:

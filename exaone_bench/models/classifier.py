@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 from transformers.modeling_layers import GenericForSequenceClassification
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
 
 _COMPOSED: dict[str, type] = {}
 
@@ -20,10 +19,10 @@ _COMPOSED: dict[str, type] = {}
 def classifier_class(config) -> type:
     """The class `from_config` builds a sequence classifier of `config` with."""
     kind = config.model_type
-    if kind in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        return AutoModelForSequenceClassification._model_mapping[type(config)]
+    if type(config) in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING:
+        return MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[type(config)]
     if kind not in _COMPOSED:
-        causal = AutoModelForCausalLM._model_mapping[type(config)]
+        causal = MODEL_FOR_CAUSAL_LM_MAPPING[type(config)]
         module = importlib.import_module(causal.__module__)
         pretrained = next(c for c in causal.__mro__ if c.__name__.endswith("PreTrainedModel") and c.__module__ == module.__name__)
         _COMPOSED[kind] = type(f"{type(config).__name__.removesuffix('Config')}ForSequenceClassification",

@@ -80,11 +80,11 @@ def load_model(source: str | Path, *, dtype: str = "float32", device: str = "cpu
     kwargs = {"trust_remote_code": trust_remote_code, "revision": revision}
     placement = {"device_map": "auto"} if device == "auto" else {}
     try:
-        if is_vision_language(AutoConfig.from_pretrained(src.location, **kwargs)):  # EXAONE 4.5: its text tower
-            model = text_tower(AutoModelForImageTextToText.from_pretrained(
-                src.location, dtype=getattr(torch, dtype), **placement, **kwargs))
-        else:
-            model = AutoModelForCausalLM.from_pretrained(src.location, dtype=getattr(torch, dtype), **placement, **kwargs)
+        config = AutoConfig.from_pretrained(src.location, **kwargs)  # read once, handed to from_pretrained
+        auto = AutoModelForImageTextToText if is_vision_language(config) else AutoModelForCausalLM
+        model = auto.from_pretrained(src.location, config=config, dtype=getattr(torch, dtype), **placement, **kwargs)
+        if is_vision_language(config):  # EXAONE 4.5: the suite works on its text tower
+            model = text_tower(model)
         tokenizer = AutoTokenizer.from_pretrained(src.location, **kwargs)
     except OSError as e:
         if src.kind == "hub":

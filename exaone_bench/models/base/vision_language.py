@@ -10,21 +10,16 @@ which is what a compressed variant saves.
 from __future__ import annotations
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-from ..architecture import FULL, full_model
-
-
-def is_vision_language(config) -> bool:
-    """A config with a text config inside it (EXAONE 4.5), rather than a text model's own."""
-    return config.get_text_config() is not config
+from ..architecture import FULL, full_model, is_vision_language
 
 
 def text_tower(vlm):
     """The causal LM made of `vlm`'s own language model, head and text config."""
     text = vlm.config.get_text_config()
     with torch.device("meta"):  # its own modules are replaced at once: nothing is allocated
-        tower = AutoModelForCausalLM._model_mapping[type(text)](text)
+        tower = MODEL_FOR_CAUSAL_LM_MAPPING[type(text)](text)
     tower.model, tower.lm_head = vlm.model.language_model, vlm.lm_head
     tower.config = text
     tower.__dict__[FULL] = vlm  # a plain attribute: its parameters are not the tower's

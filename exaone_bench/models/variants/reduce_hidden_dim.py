@@ -13,7 +13,8 @@ from torch import nn
 
 from ...analysis.importance import compute
 from ...validate import check_keys, target_width
-from ..architecture import backbone, decoder_layers, head_dim, is_tied, layer_norms, output_head
+from ..architecture import (backbone, decoder_layers, head_dim, is_sparse, is_tied, is_vision_language, layer_norms,
+                            output_head)
 from .contract import choose_score
 from .surgery import check_reloadable, keep_cols, keep_norm, keep_rows, retie
 
@@ -24,7 +25,7 @@ REMOVED = ("channels", "hidden channels")
 
 def applies(config) -> str | None:
     """Not on a vision-language model's text tower: its vision tower writes into this width."""
-    if config.get_text_config() is not config:
+    if is_vision_language(config):
         return (f"model_type '{config.model_type}': the vision tower's output feeds this width, "
                 "so cutting it would change the vision tower")
     return None
@@ -59,12 +60,12 @@ def cut(model, record, calib=None) -> None:
     emb.embedding_dim = len(keep)
     for layer in decoder_layers(model):
         attn, mlp = layer.self_attn, layer.mlp
-        dense = mlp.shared_experts if hasattr(mlp, "experts") else mlp
+        dense = mlp.shared_experts if is_sparse(mlp) else mlp
         for linear in (attn.q_proj, attn.k_proj, attn.v_proj, dense.gate_proj, dense.up_proj):
             keep_cols(linear, keep)
         keep_rows(attn.o_proj, keep)
         keep_rows(dense.down_proj, keep)
-        if hasattr(mlp, "experts"):  # (experts, 2 x moe width, hidden) and (experts, hidden, moe width)
+        if is_sparse(mlp):  # (experts, 2 x moe width, hidden) and (experts, hidden, moe width)
             idx = torch.as_tensor(keep, dtype=torch.long, device=mlp.experts.gate_up_proj.device)
             mlp.experts.gate_up_proj = nn.Parameter(mlp.experts.gate_up_proj.data.index_select(2, idx))
             mlp.experts.down_proj = nn.Parameter(mlp.experts.down_proj.data.index_select(1, idx))

@@ -40,7 +40,7 @@ def plan(model, spec, calib, where: str) -> dict:
 
 
 def cut(model, record, calib=None) -> None:
-    for mlp, keep in zip(dense_mlps(model), record["kept"]["channels"], strict=True):
+    for (_, mlp), keep in zip(dense_mlps(model), record["kept"]["channels"], strict=True):
         keep_rows(mlp.gate_proj, keep)
         keep_rows(mlp.up_proj, keep)
         keep_cols(mlp.down_proj, keep)

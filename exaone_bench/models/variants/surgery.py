@@ -57,7 +57,7 @@ def sync_config(model) -> dict:
         "num_attention_heads": attn.q_proj.out_features // hd,
         "num_key_value_heads": attn.k_proj.out_features // hd,
         # a MoE whose layers are all sparse keeps the dense width it declares
-        "intermediate_size": dense[0].gate_proj.out_features if dense else cfg.intermediate_size,
+        "intermediate_size": dense[0][1].gate_proj.out_features if dense else cfg.intermediate_size,
     }
     if sparse:
         new["num_experts"] = sparse[0][1].experts.gate_up_proj.shape[0]
@@ -72,7 +72,7 @@ def sync_config(model) -> dict:
         for obj in (layer, layer.self_attn, layer.mlp):
             if hasattr(obj, "hidden_size"):
                 obj.hidden_size = new["hidden_size"]
-    for mlp in dense:
+    for _, mlp in dense:
         assert mlp.gate_proj.out_features == new["intermediate_size"], "dense MLP widths must be uniform"
         if hasattr(mlp, "intermediate_size"):
             mlp.intermediate_size = new["intermediate_size"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from ...analysis.importance import compute
 from ...validate import SpecError, as_int, check_keys
-from ..architecture import backbone, is_tied
+from ..architecture import backbone, is_tied, is_vision_language
 from .contract import choose_score
 from .surgery import keep_rows, retie
 
@@ -60,7 +60,7 @@ def _with_ancestors(keep: set[int], parents: dict[int, tuple[int, int]]) -> set[
 
 def applies(config) -> str | None:
     """Not on a vision-language model's text tower: its image and video token ids index this vocabulary."""
-    if config.get_text_config() is not config:
+    if is_vision_language(config):
         return (f"model_type '{config.model_type}': its image and video token ids index this vocabulary, "
                 "and remapping them is not built")
     return None
