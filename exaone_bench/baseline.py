@@ -97,7 +97,7 @@ class BaselineCache:
             level_ci={m: Interval(**c) for m, c in level_ci(
                 self.runner.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
                 self.setup.evaluation.confidence).items()},
-            lm_loss_before_recovery=lm_loss, base_lm_loss=lm_loss,
+            lm_loss_before_recovery=lm_loss, base_lm_loss=lm_loss, zero_shot=self.runner.zero_shot(causal_lm, tokenizer),
             floors=floors(self.runner.texts["train"], self.runner.labels["train"], self.runner.texts["test"],
                           self.runner.labels["test"]),
             # worker-seconds: the seeds may have been built side by side

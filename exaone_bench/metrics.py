@@ -3,7 +3,7 @@
 The verdict, the selection rule, MLflow and the report read these declarations: a metric's
 name, whether higher is better, and whether its variant-minus-baseline delta has a bootstrap CI
 (`evaluate.delta_ci`), which is what lets an expectation bound it. Costs are what the
-selection rule may minimise.
+selection rule may minimise; the zero-shot accuracy is measured before any training.
 """
 from __future__ import annotations
 
@@ -39,7 +39,10 @@ COST = (
     Metric("inference_latency_ms", False, False, "median batch-1 forward (ms)"),
     Metric("flops_per_token", False, False, "forward FLOPs per token"),
 )
-BY_NAME = {m.name: m for m in QUALITY + COST}
+# Training-free, before recovery, through lm-evaluation-harness (zero_shot.py): a second measure of
+# damage beside the LM loss, and what a comparison model scores as it is.
+ZERO_SHOT = Metric("zero_shot_accuracy", True, False, "label-word zero-shot accuracy on test (lm-eval)")
+BY_NAME = {m.name: m for m in QUALITY + COST + (ZERO_SHOT,)}
 NAMES = tuple(m.name for m in QUALITY)                 # quality metrics, in table order
 BOUNDED = tuple(m.name for m in QUALITY if m.has_ci)   # the ones an expectation may bound
 COSTS = tuple(m.name for m in COST)                    # what the selection rule may minimise

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .metrics import PRIMARY
+from .metrics import PRIMARY, ZERO_SHOT
 from .models.variants import STRATEGIES, words
 from .result import BaselineResult, VariantResult
 from .spec import VERDICT_TEXT, Expectation
+from . import specialisation
+from .specialisation import CHART, label
 
 
 def _pm(metrics: dict, key: str) -> str:
@@ -55,18 +57,24 @@ def identical_models(variants: list[VariantResult]) -> list[str]:
     return lines
 
 
+def _zero(row) -> str:
+    """A row's zero-shot accuracy (lm-eval, before any training), or a dash when it was not measured."""
+    value = row.zero_shot.get(ZERO_SHOT.name)
+    return "—" if value is None else f"{value:.3f}"
+
+
 def _strategy_table(rows: list[VariantResult], base: BaselineResult) -> str:
     table = []
     for r in rows:
         ci = r.ci["accuracy"]
         table.append([
             r.variant_id, removed_text(r.removed), f"{r.params['total_parameters']:,}", f"{r.params['model_size_mb']:.2f}",
-            f"{r.delta_params_pct:+.1f}%", f"{r.lm_loss_before_recovery:.3f}", _pm(r.metrics, "accuracy"),
+            f"{r.delta_params_pct:+.1f}%", f"{r.lm_loss_before_recovery:.3f}", _zero(r), _pm(r.metrics, "accuracy"),
             _pm(r.metrics, "precision"), f"{r.deltas['accuracy']:+.3f} [{ci.ci_low:+.3f}, {ci.ci_high:+.3f}]",
             "yes" if ci.distinguishable else "no", f"{r.params['inference_latency_ms']:.2f}",
             f"{r.speedup:.2f}x / {r.flop_ratio:.2f}", r.verdict])
     headers = ["variant", "removed", "params", "size MB", "Δ params", f"LM loss before recovery (base {base.lm_loss_before_recovery:.3f})",
-               "accuracy", "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
+               f"zero-shot accuracy before recovery (base {_zero(base)})", "accuracy", "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
     return tabulate(table, headers=headers, tablefmt="github")
 
 
@@ -131,6 +139,9 @@ def _plots(doc: dict, out: Path) -> list[str]:
         ax.set_xticks(range(len(scores)))
         ax.legend(fontsize=7)
         save(fig, "importance_vs_removed.png")
+    specialised = specialisation.chart(doc, out)
+    if specialised:
+        names.append(specialised)
     return names
 
 
@@ -239,13 +250,28 @@ def render(doc: dict, out: Path) -> Path:
              f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant "
              "with nothing else running, the models' forwards interleaved so that a slow spell of the machine "
              "falls on all of them alike.", "", "## Baseline and floors", ""]
-    bci = base.level_ci
+    def ci(row):
+        c = row.level_ci.get("accuracy")
+        return f"[{c.ci_low:.3f}, {c.ci_high:.3f}]" if c else ""
+
     rows = [["baseline (uncompressed, same setup)", _pm(base.metrics, "accuracy"), _pm(base.metrics, "precision"),
-             f"[{bci['accuracy'].ci_low:.3f}, {bci['accuracy'].ci_high:.3f}]" if bci else "",
-             f"{base.params['total_parameters']:,}"]]
+             ci(base), _zero(base), f"{base.params['total_parameters']:,}"]]
     for name, m in base.floors.items():
-        rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "no LLM"])
-    lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "params"], tablefmt="github"), ""]
+        rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "—", "no LLM"])
+    for ref in doc.get("references", []):  # comparison models: rows beside the suite, never candidates
+        tuned = ref.fine_tuned and "accuracy" in ref.metrics
+        rows.append([f"{label(ref)} (comparison{', fine-tuned' if tuned else ', not fine-tuned'})",
+                     _pm(ref.metrics, "accuracy") if tuned else "—", _pm(ref.metrics, "precision") if tuned else "—",
+                     ci(ref), _zero(ref), f"{ref.params['total_parameters']:,}"])
+    lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "zero-shot accuracy", "params"],
+                       tablefmt="github"), ""]
+    if base.zero_shot:
+        choices = setup["evaluation"]["zero_shot"]["choices"]
+        words = " / ".join(f"`{w}`" for w in choices) + " for label ids " + ", ".join(map(str, range(len(choices)))) \
+            if choices else "the data's label names"
+        lines += [f"Zero-shot accuracy: lm-evaluation-harness scores each test review by the log-likelihood of every "
+                  f"label word ({words}) after a prompt, before any training (for a variant: after the cut, before "
+                  "recovery); the likelier word is the prediction.", ""]
     tfidf = base.floors["tfidf_logreg"]["accuracy"]
     if base.metrics["accuracy"] < tfidf:
         lines += [f"Caveat: the baseline's accuracy ({base.metrics['accuracy']:.3f}) is below the TF-IDF + LR floor "
@@ -267,7 +293,11 @@ def render(doc: dict, out: Path) -> Path:
     for failed in doc.get("failed", []):
         lines += [f"- `{failed['name']}` crashed: `{failed['error'].strip().splitlines()[-1] if failed['error'] else ''}`"]
     if images:
-        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images] + [""]
+        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images if i != CHART] + [""]
+    answer = specialisation.paragraph(doc)
+    if answer:
+        lines += ["## Size versus specialisation", "", "Did a smaller fine-tuned model beat a larger one used zero-shot?", ""]
+        lines += answer + [""] + ([f"![{CHART}]({CHART})", ""] if CHART in images else [])
     best, qualified = selection(doc)
     lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
     named = {v: ", ".join(r.name for r in doc["variants"] if r.verdict == v) or "none"

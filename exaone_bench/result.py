@@ -18,9 +18,9 @@ def _not_saved():
     return field(default=None, repr=False, compare=False, metadata={"saved": False})
 
 
-def _each(kind):
+def _each(kind, **default):
     """A dict field whose values are records of `kind` (encoded and decoded value by value)."""
-    return field(metadata={"items": kind})
+    return field(metadata={"items": kind}, **default)
 
 
 class Record:
@@ -75,7 +75,7 @@ class Result(Record):
     """What every logged model has: a name, its stage and the quality metrics (metrics.QUALITY)."""
 
     name: str
-    stage: str                       # floor, baseline, compression or final
+    stage: str                       # floor, baseline, compression, final or reference
     strategy: str = "none"
     metrics: dict[str, float]        # mean over seeds, with <metric>_sd beside each
 
@@ -100,6 +100,9 @@ class ModelResult(Result):
     lm_loss_before_recovery: float
     base_lm_loss: float
     training: dict                   # seconds, tokens/s, loss curves, which variant trained each seed
+    # before recovery, training-free (zero_shot.py): zero_shot_accuracy and its stderr, and
+    # lm_eval.<task>.<metric> for the setup's extra harness tasks; empty when switched off
+    zero_shot: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -140,11 +143,33 @@ class VariantResult(ModelResult):
     speedup: float | None = None     # baseline latency / this latency, set by the latency step
 
 
+@dataclass(kw_only=True)
+class ReferenceResult(Result):
+    """A comparison model of the setup (`compare:`): zero-shot, and fine-tuned when asked.
+
+    A row of its own beside the compressed models, never a candidate for the best compressed one.
+    `metrics` (and their CIs) are the fine-tuned classifier's, empty when it was not fine-tuned.
+    """
+
+    stage: str = "reference"
+    model: dict                      # where it came from (source, kind, location)
+    setup_hash: str
+    params: dict                     # total_parameters; the classifier's cost too when fine-tuned
+    zero_shot: dict[str, float]      # as ModelResult.zero_shot, of the model as it is
+    fine_tuned: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_seed: list[dict] = field(default_factory=list)
+    level_ci: dict[str, Interval] = _each(Interval, default_factory=dict)
+    training: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
 def from_dict(doc: dict) -> Result:
     """The record a logged document holds, by its stage."""
-    kind = {"floor": FloorResult, "baseline": BaselineResult}.get(doc.get("stage"), VariantResult)
+    kind = {"floor": FloorResult, "baseline": BaselineResult, "reference": ReferenceResult}.get(doc.get("stage"),
+                                                                                                VariantResult)
     return kind.from_dict(doc)
 
 
-__all__ = ["BaselineResult", "DeltaInterval", "FloorResult", "Interval", "ModelResult", "Record", "Result",
-           "VariantResult", "from_dict"]
+__all__ = ["BaselineResult", "DeltaInterval", "FloorResult", "Interval", "ModelResult", "Record", "ReferenceResult",
+           "Result", "VariantResult", "from_dict"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import zero_shot
 from .baseline import BaselineCache
 from .compress import calibration_for
 from .data import DataSpec, load_split
@@ -29,6 +30,7 @@ from .result import BaselineResult, DeltaInterval, Interval, VariantResult
 from .seeds import model_fingerprint, shared_seeds, write_part
 from .spec import Experiment, Setup, Variant
 from .train import classifier_from, encode, predict, train
+from .validate import SpecError
 from .verdict import judge
 
 SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
@@ -51,6 +53,8 @@ class Runner:
         self.label_names = split["train"].features["label"].names
         self.baselines = BaselineCache(self)
         self.timer = Latency(setup.evaluation.latency, setup.device, self.num_labels)
+        if setup.evaluation.zero_shot.enabled:
+            self.label_words()  # a wrong count of label words fails before anything trains
 
     # -- building blocks -----------------------------------------------------------------
     def device(self) -> str:
@@ -137,6 +141,36 @@ class Runner:
         return self.combine(shared_seeds(self.run_dir / f"model-{fingerprint}", seeds,
                                          lambda d, seed: write_part(d, fit(seed))))
 
+    def zero_shot(self, causal_lm, tokenizer, threads: int | None = None) -> dict[str, float]:
+        """Training-free, through lm-evaluation-harness: the label words' zero-shot accuracy on the test
+        split (and its stderr), and every metric of the setup's extra harness tasks (`lm_eval.<task>.<metric>`).
+
+        `threads`: torch threads for the harness's forwards (default: the setup's, as for training).
+        """
+        z, extra = self.setup.evaluation.zero_shot, self.setup.evaluation.lm_eval_tasks
+        tasks = {t.task: t.include_path for t in extra}
+        if z.enabled:
+            task_dir, split_task = zero_shot.split_task(self.setup.data.source, self.texts["test"], self.labels["test"],
+                                                        self.label_words())
+            tasks[split_task] = str(task_dir)
+        if not tasks:
+            return {}
+        torch.set_num_threads(threads or self.threads())
+        rows = zero_shot.evaluate(causal_lm, tokenizer, tasks, z.batch_size)
+        out = {f"lm_eval.{t.task}.{metric}": value for t in extra for metric, value in rows[t.task].items()}
+        if z.enabled:
+            out["zero_shot_accuracy"] = rows[split_task]["acc"]
+            out["zero_shot_accuracy_stderr"] = rows[split_task].get("acc_stderr", float("nan"))
+        return out
+
+    def label_words(self) -> list[str]:
+        """The zero-shot choices, one per label id: the setup's, else the data's label names."""
+        words = self.setup.evaluation.zero_shot.choices or list(self.label_names)
+        if len(words) != self.num_labels:
+            raise SpecError(f"{self.setup.path}: evaluation.zero_shot.choices: {len(words)} label words {words} "
+                            f"for {self.num_labels} labels ({', '.join(self.label_names)})")
+        return words
+
     def lm_loss(self, causal_lm, tokenizer) -> float:
         """Held-out LM loss on the first `evaluation.lm_loss_texts` validation reviews: structural damage."""
         return lm_loss_on_texts(causal_lm, tokenizer, self.texts["validation"][: self.setup.evaluation.lm_loss_texts])
@@ -176,6 +210,7 @@ class Runner:
         tokenizer = calib.tokenizer
         t_compress = time.perf_counter() - t_load
         lm_loss = self.lm_loss(causal_lm, tokenizer)
+        zero_shot_before = self.zero_shot(causal_lm, tokenizer)
         fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
         fitted = self.fit_and_evaluate(causal_lm, tokenizer, base, name, fingerprint)
         base = base or self.baseline()
@@ -193,7 +228,7 @@ class Runner:
             ci={m: DeltaInterval(**c) for m, c in ci.items()}, verdict=verdict, message=message,
             level_ci={m: Interval(**c) for m, c in level_ci(self.labels["test"], fitted["preds"], s.evaluation.bootstrap,
                                                              s.evaluation.confidence).items()},
-            lm_loss_before_recovery=lm_loss, base_lm_loss=base.lm_loss_before_recovery,
+            lm_loss_before_recovery=lm_loss, base_lm_loss=base.lm_loss_before_recovery, zero_shot=zero_shot_before,
             delta_params_pct=100.0 * (params["total_parameters"] / base.params["total_parameters"] - 1),
             config=causal_lm.config.to_dict(),
             flop_ratio=params["flops_per_token"] / base.params["flops_per_token"],

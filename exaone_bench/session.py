@@ -12,7 +12,7 @@ from pathlib import Path
 from .cache import atomic_write_text
 from .paths import data_dir
 from .report import publish
-from .result import BaselineResult, FloorResult, VariantResult
+from .result import BaselineResult, FloorResult, ReferenceResult, VariantResult
 from .schedule import record_durations
 from .spec import Setup
 
@@ -128,7 +128,7 @@ class BenchSession:
         self._write(lambda: self.tracker.log_failure(name, stage, error, self._tags))
 
     def finish(self, interrupted: bool) -> Path | None:
-        """Log baseline and floors, write results.json and the report from MLflow, close the parent."""
+        """Log baseline, floors and comparison models, write results.json and the report from MLflow, close the parent."""
         if self._writer is None:  # nothing was recorded
             return None
         try:
@@ -140,7 +140,12 @@ class BenchSession:
             self.tracker.log_result(baseline, self._tags)
             for name, metrics in baseline.floors.items():
                 self.tracker.log_result(FloorResult(name=f"floor:{name}", metrics=metrics), self._tags)
-            self.write_results(baseline)
+            from .comparison import reference_row  # loads models: imported when a session ends, not by pytest
+
+            references = [reference_row(self.runner, entry) for entry in self.setup.compare]
+            for row in references:
+                self.tracker.log_result(row, self._tags)
+            self.write_results(baseline, references)
             readme = self.write_report()
         except BaseException:
             if self._tracker is not None:
@@ -161,12 +166,12 @@ class BenchSession:
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
 
-    def write_results(self, baseline: BaselineResult) -> Path:
-        """reports/latest/results.json: the setup, the baseline with its floors, and every variant."""
+    def write_results(self, baseline: BaselineResult, references: list[ReferenceResult]) -> Path:
+        """reports/latest/results.json: the setup, the baseline with its floors, the comparison models, every variant."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
                "latency_seconds": self.latency_seconds,
-               "baseline": baseline.to_dict(),
+               "baseline": baseline.to_dict(), "references": [r.to_dict() for r in references],
                "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name)],
                "failed": self.failures}
         path = self.reports_dir / "latest" / "results.json"

@@ -62,6 +62,13 @@ def _nested(cls):
     return dataclasses.field(default_factory=cls, metadata={"schema": cls})
 
 
+def _build_list(cls, raw: Any, where: str) -> list:
+    """A YAML list of mappings, each built as `cls` (already-built items pass through)."""
+    if not isinstance(raw, list):
+        raise SpecError(f"{where}: expected a list, got {raw!r}")
+    return [item if isinstance(item, cls) else _build(cls, item, f"{where}[{i}]") for i, item in enumerate(raw)]
+
+
 @dataclasses.dataclass
 class DataSetup:
     source: str = "rotten_tomatoes"
@@ -123,12 +130,53 @@ class LatencySetup:
 
 
 @dataclasses.dataclass
+class ZeroShotSetup:
+    """Label-word zero-shot accuracy on the test split through lm-evaluation-harness (zero_shot.py)."""
+
+    enabled: bool = True
+    choices: list | None = None      # one label word per label id, in id order; None: the data's label names
+    batch_size: int = 64
+
+    def check(self, where):
+        if not isinstance(self.enabled, bool):
+            raise SpecError(f"{where}.enabled: expected true or false, got {self.enabled!r}")
+        positive(self.batch_size, f"{where}.batch_size")
+        if self.choices is not None:
+            words = self.choices
+            if (not isinstance(words, list) or len(words) < 2
+                    or not all(isinstance(w, str) and w.strip() == w and w for w in words)):
+                raise SpecError(f"{where}.choices: expected a list of at least two label words (no surrounding "
+                                f"spaces), got {words!r}")
+            if len(set(words)) != len(words):
+                raise SpecError(f"{where}.choices: label words must differ, got {words!r}")
+
+
+@dataclasses.dataclass
+class HarnessTask:
+    """An lm-evaluation-harness task the user holds locally: its name and the directory of its YAML."""
+
+    task: str = ""
+    include_path: str = ""
+
+    def check(self, where):
+        if not isinstance(self.task, str) or not self.task:
+            raise SpecError(f"{where}.task: expected the harness task's name, got {self.task!r}")
+        path = Path(str(self.include_path)).expanduser()
+        if not self.include_path or not path.is_dir():
+            raise SpecError(f"{where}.include_path: '{self.include_path}' is not a directory holding the task's "
+                            "YAML (nothing is fetched: the task and its data must be local)")
+        self.include_path = str(path.resolve())
+
+
+@dataclasses.dataclass
 class EvaluationSetup:
     batch_size: int = 128
     bootstrap: int = 1000            # resamples of seeds x test items for the delta CI
     confidence: float = 0.95
     lm_loss_texts: int = 500         # validation texts (the split's first N) for the LM loss before recovery
     latency: LatencySetup = _nested(LatencySetup)
+    zero_shot: ZeroShotSetup = _nested(ZeroShotSetup)
+    lm_eval_tasks: list = dataclasses.field(default_factory=list)  # [HarnessTask], zero-shot beside the split's
 
     def check(self, where):
         positive(self.batch_size, f"{where}.batch_size")
@@ -136,6 +184,10 @@ class EvaluationSetup:
         positive(self.lm_loss_texts, f"{where}.lm_loss_texts")
         if not 0.5 < self.confidence < 1:
             raise SpecError(f"{where}.confidence: expected a value in (0.5, 1), got {self.confidence}")
+        self.lm_eval_tasks = _build_list(HarnessTask, self.lm_eval_tasks, f"{where}.lm_eval_tasks")
+        names = [t.task for t in self.lm_eval_tasks]
+        if len(set(names)) != len(names):
+            raise SpecError(f"{where}.lm_eval_tasks: a task is named twice in {names}")
 
 
 @dataclasses.dataclass
@@ -165,6 +217,25 @@ class SelectionSetup:
 
 
 @dataclasses.dataclass
+class CompareSetup:
+    """A comparison model: evaluated zero-shot, and fine-tuned under the setup's one fixed loop if asked.
+
+    Its rows (stage `reference`) stand beside the compressed ones and are never candidates for the
+    best compressed model.
+    """
+
+    source: str = ""
+    fine_tune: bool = False          # the setup's training block, every seed: its budget is the setup's
+
+    def check(self, where):
+        if not isinstance(self.source, str) or not self.source:
+            raise SpecError(f"{where}.source: expected a model source (a built-in name, a local directory or "
+                            f"a hub id), got {self.source!r}")
+        if not isinstance(self.fine_tune, bool):
+            raise SpecError(f"{where}.fine_tune: expected true or false, got {self.fine_tune!r}")
+
+
+@dataclasses.dataclass
 class Setup:
     """experiments/setup.yaml: the one fixed setup shared by every variant; its hash keys the caches."""
 
@@ -177,6 +248,7 @@ class Setup:
     evaluation: EvaluationSetup = _nested(EvaluationSetup)
     calibration: CalibrationSetup = _nested(CalibrationSetup)
     selection: SelectionSetup = _nested(SelectionSetup)
+    compare: list = dataclasses.field(default_factory=list)  # [CompareSetup]: rows beside, not part of, the setup
     tracking_uri: str | None = None
     path: str = ""
 
@@ -185,6 +257,14 @@ class Setup:
             raise SpecError(f"{where}.device: '{self.device}' is not one of cpu, cuda, auto")
         if self.dtype not in ("float32", "bfloat16"):
             raise SpecError(f"{where}.dtype: '{self.dtype}' is not one of float32, bfloat16")
+        self.compare = _build_list(CompareSetup, self.compare, f"{where}.compare")
+        sources = [c.source for c in self.compare]
+        if len(set(sources)) != len(sources):
+            raise SpecError(f"{where}.compare: a model is listed twice in {sources}")
+        for i, c in enumerate(self.compare):
+            if not c.fine_tune and not self.evaluation.zero_shot.enabled:
+                raise SpecError(f"{where}.compare[{i}]: '{c.source}' is neither fine-tuned nor scored zero-shot "
+                                "(evaluation.zero_shot.enabled is false): it would have no row")
 
     def as_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -192,8 +272,14 @@ class Setup:
         return out
 
     def cache_key(self) -> dict:
-        """What a cached result depends on: the resolved setup and the training loop's version."""
-        return {**self.as_dict(), "loop": LOOP_VERSION}
+        """What a cached result depends on: the resolved setup and the training loop's version.
+
+        The comparison models are rows beside the suite, not part of what a baseline or a variant
+        is trained under: listing another one retrains nothing.
+        """
+        key = {**self.as_dict(), "loop": LOOP_VERSION}
+        key.pop("compare")
+        return key
 
     @property
     def hash(self) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from .metrics import NAMES as METRICS
-from .result import ModelResult, Result, VariantResult
+from .result import ModelResult, ReferenceResult, Result, VariantResult
 from .result import from_dict as result_from_dict
 
 EXPERIMENT = "exaone-bench"
@@ -120,11 +120,13 @@ class Tracker:
             if m in result.metrics:
                 metrics[m] = result.metrics[m]
                 metrics[f"{m}_sd"] = result.metrics.get(f"{m}_sd", 0.0)
-        if isinstance(result, ModelResult):
+        if isinstance(result, (ModelResult, ReferenceResult)):
             params.update(result.params)  # the runner's shape and cost columns
             per_seed = result.per_seed
             for m, ci in result.level_ci.items():
                 metrics[f"{m}_ci_low"], metrics[f"{m}_ci_high"] = ci.ci_low, ci.ci_high
+            metrics.update(result.zero_shot)  # zero_shot_accuracy(_stderr), lm_eval.<task>.<metric>
+        if isinstance(result, ModelResult):
             metrics["lm_loss_before_recovery"], metrics["base_lm_loss"] = result.lm_loss_before_recovery, result.base_lm_loss
         if isinstance(result, VariantResult):
             params.update({f"compression.{k}": v for k, v in flatten("", result.compression, {}).items()})
@@ -142,7 +144,7 @@ class Tracker:
             self._text_artifact(rid, "removed.yaml", yaml.safe_dump(result.removed, sort_keys=False, default_flow_style=None))
             variant = {"id": result.variant_id, "compression": result.compression, "expect": result.expect}
             self._text_artifact(rid, "variant.yaml", yaml.safe_dump(variant, sort_keys=False))
-        if isinstance(result, ModelResult) and result.training.get("loss_curves"):
+        if isinstance(result, (ModelResult, ReferenceResult)) and result.training.get("loss_curves"):
             self._curve(rid, result.name, result.training["loss_curves"])
 
     def _params(self, rid: str, params: dict) -> None:
@@ -205,7 +207,7 @@ class Tracker:
         return result
 
     def read_session(self, parent_id: str | None = None) -> dict:
-        """Everything the report needs, from MLflow alone: setup, the baseline and variant records, failures."""
+        """Everything the report needs, from MLflow alone: setup, the baseline, comparison and variant records, failures."""
         parent_id = parent_id or self.latest_parent()
         parent = self.client.get_run(parent_id)
         setup = json.loads(Path(self.client.download_artifacts(parent_id, "setup.json")).read_text())
@@ -213,7 +215,7 @@ class Tracker:
                                            max_results=10_000)
         doc = {"run_id": parent_id, "run_name": parent.info.run_name, "setup": setup,
                "setup_hash": parent.data.tags.get("setup_hash", ""),
-               "tags": dict(parent.data.tags), "baseline": None, "variants": [], "failed": []}
+               "tags": dict(parent.data.tags), "baseline": None, "references": [], "variants": [], "failed": []}
         for run in children:
             stage = run.data.tags.get("experiment_stage")
             if run.info.status == "FAILED":
@@ -222,8 +224,11 @@ class Tracker:
             result = self.read_result(run.info.run_id)
             if stage == "baseline":
                 doc["baseline"] = result
+            elif stage == "reference":
+                doc["references"].append(result)
             elif stage in ("compression", "final"):
                 doc["variants"].append(result)
         doc["variants"].sort(key=lambda r: r.name)
+        doc["references"].sort(key=lambda r: r.name)
         doc["failed"].sort(key=lambda r: r["name"] or "")
         return doc

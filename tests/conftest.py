@@ -48,3 +48,21 @@ def tiny_exaone():
 
     torch.manual_seed(0)
     return Exaone4ForCausalLM(tiny_exaone_config()).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(micro_reference, tmp_path_factory):
+    """A seeded random LlamaForCausalLM saved with the micro model's tokenizer: another family and size,
+    loadable as a model source (a comparison model, say)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_reference)
+    torch.manual_seed(1)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=96, intermediate_size=192, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    out = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -72,7 +72,7 @@ variants:
 SETUP = """
 model: {model}
 training: {{steps: 4, batch_size: 8, lr: 1.0e-3, warmup_steps: 1, max_length: 24, seeds: 1}}
-evaluation: {{batch_size: 256, bootstrap: 20, latency: {{repeats: 2, warmup: 1}}}}
+evaluation: {{batch_size: 256, bootstrap: 20, latency: {{repeats: 2, warmup: 1}}, zero_shot: {{enabled: false}}}}
 calibration: {{samples: 4, seq_len: 16}}
 """
 

@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 MICRO_SETUP = """
 model: {model}
 training: {{steps: 6, batch_size: 8, lr: 1.0e-3, warmup_steps: 1, max_length: 24, seeds: 2}}
-evaluation: {{batch_size: 256, bootstrap: 50, latency: {{repeats: 2, warmup: 1}}}}
+evaluation: {{batch_size: 256, bootstrap: 50, latency: {{repeats: 2, warmup: 1}}, zero_shot: {{enabled: false}}}}
 calibration: {{samples: 4, seq_len: 16}}
 """
 
@@ -65,8 +65,12 @@ def test_collection_ids_and_k_selection(suite, data_root):
 
 
 def test_pass_fail_and_readable_message(suite, data_root):
-    out = suite.runpytest_subprocess("experiments", "-k", "drop_layers", "-p", "no:cacheprovider")
-    out.assert_outcomes(passed=1, failed=1)
+    """A confirmed and a rejected variant run; a broken file beside them is one collection error naming it."""
+    misspelt = "  - id: fine\n    compresion: {prune_heads: {kv_heads: [1]}}\n"
+    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN.replace("kv_head:", "kv_heads:") + misspelt})
+    out = suite.runpytest_subprocess("experiments", "-k", "drop_layers or prune", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=1, failed=1, errors=1)
+    out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
     out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} vs baseline 0\.\d{3} \(delta [-+]0\.\d{3}, "
                                r"CI \[[-+]0\.\d{3}, [-+]0\.\d{3}\] beyond accuracy >= baseline \+0\.500\) -> hypothesis rejected"])
     out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s): * confirmed, * inconclusive, 1 rejected, 0 crashed; setup *; "
@@ -83,16 +87,27 @@ def test_pass_fail_and_readable_message(suite, data_root):
     assert last1["memory"]["peak_rss_mb"] >= last1["memory"]["rss_mb"] > 0
 
 
-def test_xdist_trains_the_baseline_once_and_matches_serial(suite, data_root):
-    serial = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
-    serial.assert_outcomes(passed=2)
-    first = results(suite)
-    logs = list((data_root / "cache" / "baselines").rglob("build.log"))
-    built_before = sum(len(p.read_text().splitlines()) for p in logs)
+def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_reference, data_root):
+    """-n 2 on a fresh setup hash: the workers share the baseline's seeds, each built once; a serial run
+    then reads that baseline back (nothing trained again) and trains the variants to the same numbers."""
+    setup = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 3")  # a fresh setup hash
+    suite.makefile(".yaml", **{"experiments/setup": setup})
     parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
     parallel.assert_outcomes(passed=2)
+    first = results(suite)
+    from exaone_bench.spec import load_setup
+
+    # BaselineCache.seeds_dir(), without importing the runner here: pytester's teardown would unload
+    # `datasets` and its re-import fails (pyarrow keeps the extension types registered).
+    seed_hash = load_setup(suite.path / "experiments" / "setup.yaml").seed_hash
+    log = data_root / "cache" / "baselines" / f"seeds-{seed_hash}" / "build.log"
+    lines = log.read_text().splitlines()
+    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == [0, 1, 2]  # every seed, each once
+    assert len(first["baseline"]["per_seed"]) == 3
+    serial = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
+    serial.assert_outcomes(passed=2)
     second = results(suite)
-    assert sum(len(p.read_text().splitlines()) for p in logs) == built_before  # cached: not trained again
+    assert log.read_text().splitlines() == lines  # cached: not trained again
     for a, b in zip(first["variants"], second["variants"]):
         assert a["name"] == b["name"] and a["metrics"] == b["metrics"] and a["per_seed"] == b["per_seed"]
 
@@ -167,23 +182,6 @@ def test_identical_models_are_trained_once_and_shared_by_workers(pytester, micro
     assert all(durations[f"experiments/drop_layers.yaml::{r['name']}"] > 0 for r in doc["variants"])
 
 
-def test_baseline_seeds_are_shared_by_workers_and_built_once(pytester, micro_reference, data_root):
-    setup = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 3")  # a fresh setup hash
-    pytester.makefile(".yaml", **{"experiments/setup": setup, "experiments/drop_layers": DROP,
-                                  "experiments/reduce_mlp": MLP})
-    out = pytester.runpytest_subprocess("experiments", "-n", "2", "-k", "last1 or half", "-p", "no:cacheprovider")
-    out.assert_outcomes(passed=2)
-    from exaone_bench.spec import load_setup
-
-    doc = results(pytester)
-    # BaselineCache.seeds_dir(), without importing the runner here: pytester's teardown would unload
-    # `datasets` and its re-import fails (pyarrow keeps the extension types registered).
-    seed_hash = load_setup(pytester.path / "experiments" / "setup.yaml").seed_hash
-    lines = (data_root / "cache" / "baselines" / f"seeds-{seed_hash}" / "build.log").read_text().splitlines()
-    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == [0, 1, 2]  # every seed, each once
-    assert len(doc["baseline"]["per_seed"]) == 3
-
-
 def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_reference, data_root):
     """A damaged merged entry is re-merged from the seed parts; a damaged part retrains that seed only."""
     import numpy as np
@@ -228,14 +226,6 @@ BROKEN = textwrap.dedent("""
       - id: typo
         compression: {prune_heads: {kv_head: [1]}}
     """)
-
-
-def test_bad_experiment_file_fails_collection_and_others_still_run(suite):
-    misspelt = "  - id: fine\n    compresion: {prune_heads: {kv_heads: [1]}}\n"
-    suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN.replace("kv_head:", "kv_heads:") + misspelt})
-    out = suite.runpytest_subprocess("experiments", "-k", "half or prune", "-p", "no:cacheprovider")
-    out.assert_outcomes(passed=1, errors=1)
-    out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
 
 
 def test_bad_variant_spec_fails_at_collection_with_file_variant_and_key(suite):

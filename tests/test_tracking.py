@@ -4,13 +4,19 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from transformers import AutoModelForCausalLM
 
+from exaone_bench.data import DataSpec, load_split
 from exaone_bench.report import render, selection
+from exaone_bench.specialisation import difference
+from exaone_bench.zero_shot import split_task
 from exaone_bench.result import BaselineResult, VariantResult
 from exaone_bench.tracking import Tracker
 from test_suite import DROP, MICRO_SETUP, MLP
@@ -29,17 +35,23 @@ variants:
 """
 
 
+CHOICES = "[positive, negative]"
+
+
 @pytest.fixture(scope="session")
-def logged(tmp_path_factory, micro_reference, data_root):
-    """One micro suite run (-n 2) with a passing, a rejected and a crashing variant.
+def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
+    """One micro suite run (-n 2) with a passing, a rejected and a crashing variant, zero-shot scores
+    and a comparison model (a random Llama, fine-tuned too).
 
     Session-scoped: xdist interleaves this module's items with other modules' on the worker, and
     a module-scoped fixture would be torn down and run again in between.
     """
     root = tmp_path_factory.mktemp("suite")
     (root / "experiments").mkdir()
-    for name, text in {"setup": MICRO_SETUP.format(model=micro_reference), "drop_layers": DROP,
-                       "reduce_mlp": MLP, "trim_vocab": CRASH}.items():
+    setup = (MICRO_SETUP.format(model=micro_reference).replace("zero_shot: {enabled: false}",
+                                                               f"zero_shot: {{choices: {CHOICES}}}")
+             + f"compare:\n  - {{source: '{tiny_llama_dir}', fine_tune: true}}\n")
+    for name, text in {"setup": setup, "drop_layers": DROP, "reduce_mlp": MLP, "trim_vocab": CRASH}.items():
         (root / "experiments" / f"{name}.yaml").write_text(text)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'store.db'}"}
     out = subprocess.run([sys.executable, "-m", "pytest", "experiments", "-n", "2", "-p", "no:cacheprovider",
@@ -51,20 +63,25 @@ def logged(tmp_path_factory, micro_reference, data_root):
     return root, env, MlflowClient(env["MLFLOW_TRACKING_URI"])
 
 
+def logged_compare(root: Path) -> str:
+    """The comparison model's source as the logged suite's setup names it."""
+    return yaml.safe_load((root / "experiments" / "setup.yaml").read_text())["compare"][0]["source"]
+
+
 def _runs(client):
     exp = client.get_experiment_by_name("exaone-bench")
     return client.search_runs([exp.experiment_id], max_results=100)
 
 
 def test_parent_and_children_with_params_tags_and_artifacts(logged):
-    _, _, client = logged
+    root, _, client = logged
     runs = _runs(client)
     parents = [r for r in runs if r.data.tags.get("experiment_stage") == "session"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     pid = parents[0].info.run_id
     children = {r.data.tags["variant_name"]: r for r in runs if r.data.tags.get("mlflow.parentRunId") == pid}
     assert set(children) == {"baseline", "drop_layers[last1]", "drop_layers[impossible]", "trim_vocab[typo]",
-                             "floor:majority_class", "floor:tfidf_logreg"}
+                             "floor:majority_class", "floor:tfidf_logreg", f"compare:{logged_compare(root)}"}
     assert all(r.info.status != "RUNNING" for r in runs)
     last1 = children["drop_layers[last1]"]
     for key in ("accuracy", "precision", "recall", "f1", "eval_loss", "accuracy_sd", "delta_accuracy",
@@ -143,6 +160,63 @@ def test_export_from_run_writes_model_card(logged, tmp_path):
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "v").config.num_hidden_layers == 1
+
+
+def test_zero_shot_rows_for_the_baseline_the_variants_and_the_comparison_model(logged, tiny_llama_dir):
+    """Every model gets the harness's zero-shot accuracy (a count of right test reviews, with the stderr
+    of a mean) in results.json and in MLflow; the comparison model is a row of its own, fine-tuned, and
+    the report answers the size-versus-specialisation question with its chart."""
+    root, env, client = logged
+    results = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    n = len(load_split(DataSpec())["test"])
+    last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
+    (ref,) = results["references"]
+    for row in (results["baseline"], last1, ref):
+        p, se = row["zero_shot"]["zero_shot_accuracy"], row["zero_shot"]["zero_shot_accuracy_stderr"]
+        assert 0 < p < 1 and p * n == pytest.approx(round(p * n), abs=1e-6)
+        assert se == pytest.approx((p * (1 - p) / (n - 1)) ** 0.5, rel=1e-6)
+    assert ref["stage"] == "reference" and ref["fine_tuned"] and len(ref["per_seed"]) == 2
+    llama = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    assert ref["params"]["total_parameters"] == sum(p.numel() for p in llama.parameters())
+    runs = {r.data.tags.get("variant_name"): r for r in _runs(client)}
+    compare = runs[ref["name"]]
+    assert compare.data.tags["experiment_stage"] == "reference" and compare.info.status == "FINISHED"
+    assert compare.data.metrics["zero_shot_accuracy"] == ref["zero_shot"]["zero_shot_accuracy"]
+    assert compare.data.metrics["accuracy"] == ref["metrics"]["accuracy"]
+    assert runs["drop_layers[last1]"].data.metrics["zero_shot_accuracy"] == last1["zero_shot"]["zero_shot_accuracy"]
+    doc = Tracker(env["MLFLOW_TRACKING_URI"]).read_session()
+    assert [r.name for r in doc["references"]] == [ref["name"]]
+    assert all(r.stage != "reference" for r in selection(doc)[1])  # never a candidate for best compressed
+    readme = (root / "reports" / "latest" / "README.md").read_text()
+    assert "## Size versus specialisation" in readme and (root / "reports" / "latest" / "size_vs_specialisation.png").is_file()
+    assert f"{Path(tiny_llama_dir).name} (comparison, fine-tuned)" in readme
+    base = doc["baseline"]
+    d, lo, hi = difference(base, base, 0.95)
+    assert f"Fine-tuning the same model under the setup adds {d:+.3f} (95% CI [{lo:+.3f}, {hi:+.3f}])" in readme
+
+
+def test_the_harness_cli_scores_an_exported_variant_as_the_suite_did(logged, micro_reference, tmp_path):
+    """`lm_eval --model hf` on the variant `exaone-bench compress` writes, offline, on the suite's own task:
+    the zero-shot accuracy the suite logged for that variant before recovery."""
+    root, env, _ = logged
+    results = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
+    test = load_split(DataSpec())["test"]
+    task_dir, task = split_task("rotten_tomatoes", list(test["text"]), test["label"], yaml.safe_load(CHOICES))
+    (tmp_path / "v.yaml").write_text("compression: {drop_layers: [1]}\n")
+    exe = Path(sys.executable).parent
+    out = subprocess.run([str(exe / "exaone-bench"), "compress", "--model", str(micro_reference), "--config",
+                          str(tmp_path / "v.yaml"), "--out", str(tmp_path / "v")], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert shutil.which("lm_eval", path=str(exe)), "lm-eval's console script is not installed next to this Python"
+    out = subprocess.run([str(exe / "lm_eval"), "--model", "hf", "--model_args", f"pretrained={tmp_path / 'v'}",
+                          "--tasks", task, "--include_path", str(task_dir), "--batch_size", "64", "--device", "cpu",
+                          "--output_path", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                         env={**env, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})  # the setup's one thread
+    assert out.returncode == 0, out.stderr[-3000:]
+    (report,) = Path(tmp_path / "out").rglob("results_*.json")
+    assert json.loads(report.read_text())["results"][task]["acc,none"] == last1["zero_shot"]["zero_shot_accuracy"]
 
 
 def _doc(*variants):

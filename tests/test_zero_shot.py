@@ -1,22 +1,21 @@
-"""Zero-shot accuracy through lm-evaluation-harness on a local task: the library call and the harness's own CLI."""
+"""Zero-shot accuracy through lm-evaluation-harness on a local task, and the setup blocks that ask for it.
+
+The harness's own CLI on an exported variant is tested beside the suite run it checks (test_tracking.py)."""
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, Exaone4ForCausalLM
+from transformers import AutoTokenizer, Exaone4ForCausalLM
 
 from conftest import tiny_exaone_config
 
-from exaone_bench.compress import compress
 from exaone_bench.data import DataSpec, load_split
-from exaone_bench.zero_shot import accuracy, prompt, write_task
+from exaone_bench.runner import Runner
+from exaone_bench.spec import load_setup
+from exaone_bench.validate import SpecError
+from exaone_bench.zero_shot import accuracy, prompt, split_task, write_task
 
 CHOICES = ["positive", "negative"]  # label 0 is "fresh", label 1 "rotten"
 N = 60  # test reviews: enough to tell predictions apart, seconds to score
@@ -59,21 +58,63 @@ def test_harness_accuracy_is_the_argmax_of_the_label_words_loglikelihoods(micro_
     assert got["stderr"] == pytest.approx((expected * (1 - expected) / (len(labels) - 1)) ** 0.5, rel=1e-6)
 
 
-def test_the_harness_cli_reads_a_variant_compress_wrote(micro_reference, test_split, tmp_path):
-    """`lm_eval --model hf` on an exported variant, offline, gives the in-suite zero-shot figure."""
+def test_extra_harness_tasks_are_scored_beside_the_split(micro_reference, test_split, tmp_path):
+    """`evaluation.lm_eval_tasks` names local tasks; the runner scores them in the same harness call as the
+    split's task, and the split's own figure is the one `accuracy` gives alone."""
     texts, labels = test_split
-    task = write_task(tmp_path / "task", "rt_test", texts, labels, CHOICES)
-    spec = tmp_path / "v.yaml"
-    spec.write_text("compression: {drop_layers: [1]}\n")
-    compress(str(micro_reference), spec, tmp_path / "v", calibration=0)
-    exe = shutil.which("lm_eval", path=os.path.dirname(sys.executable))
-    assert exe, "lm-eval's console script is not installed next to this Python"
-    out = subprocess.run([exe, "--model", "hf", "--model_args", f"pretrained={tmp_path / 'v'}", "--tasks", "rt_test",
-                          "--include_path", str(task), "--batch_size", "16", "--device", "cpu",
-                          "--output_path", str(tmp_path / "out")],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert out.returncode == 0, out.stderr[-3000:]
-    (report,) = Path(tmp_path / "out").rglob("results_*.json")
-    cli_acc = json.loads(report.read_text())["results"]["rt_test"]["acc,none"]
-    variant = AutoModelForCausalLM.from_pretrained(tmp_path / "v").eval()
-    assert cli_acc == accuracy(variant, AutoTokenizer.from_pretrained(tmp_path / "v"), task, "rt_test", 16)["accuracy"]
+    write_task(tmp_path / "extra", "rt_head", texts, labels, ["fresh", "rotten"])
+    (tmp_path / "setup.yaml").write_text(
+        f"model: {micro_reference}\nevaluation:\n  zero_shot: {{choices: [good, bad], batch_size: 32}}\n"
+        f"  lm_eval_tasks: [{{task: rt_head, include_path: {tmp_path / 'extra'}}}]\n")
+    runner = Runner(load_setup(tmp_path / "setup.yaml"))
+    model, tok = Exaone4ForCausalLM(tiny_exaone_config(vocab_size=512, max_position_embeddings=1024)).eval(), \
+        AutoTokenizer.from_pretrained(micro_reference)
+    got = runner.zero_shot(model, tok)
+    assert set(got) == {"zero_shot_accuracy", "zero_shot_accuracy_stderr", "lm_eval.rt_head.acc", "lm_eval.rt_head.acc_stderr"}
+    alone = accuracy(model, tok, tmp_path / "extra", "rt_head", 32)
+    assert got["lm_eval.rt_head.acc"] == alone["accuracy"]
+    split_dir, name = split_task("rotten_tomatoes", runner.texts["test"], runner.labels["test"], ["good", "bad"])
+    assert got["zero_shot_accuracy"] == accuracy(model, tok, split_dir, name, 32)["accuracy"]
+
+
+@pytest.mark.parametrize("block, message", [
+    ("evaluation: {zero_shot: {choices: [good]}}", "evaluation.zero_shot.choices: expected a list of at least two"),
+    ("evaluation: {zero_shot: {choices: [good, good]}}", "evaluation.zero_shot.choices: label words must differ"),
+    ("evaluation: {zero_shot: {choices: [' good', bad]}}", "no surrounding spaces"),
+    ("evaluation: {zero_shot: {enable: false}}", "evaluation.zero_shot: unknown key(s) ['enable']"),
+    ("evaluation: {lm_eval_tasks: [{task: sst2, include_path: /nonexistent/tasks}]}",
+     "evaluation.lm_eval_tasks[0].include_path: '/nonexistent/tasks' is not a directory"),
+    ("evaluation: {lm_eval_tasks: [{task: sst2}]}", "evaluation.lm_eval_tasks[0].include_path"),
+    ("compare: [{source: smollm2-135m}, {source: smollm2-135m}]", "compare: a model is listed twice"),
+    ("compare: [{model: smollm2-135m}]", "compare[0]: unknown key(s) ['model']"),
+    ("evaluation: {zero_shot: {enabled: false}}\ncompare: [{source: smollm2-135m}]",
+     "compare[0]: 'smollm2-135m' is neither fine-tuned nor scored zero-shot"),
+])
+def test_bad_zero_shot_and_compare_blocks_fail_naming_the_key(tmp_path, block, message):
+    (tmp_path / "setup.yaml").write_text(block + "\n")
+    with pytest.raises(SpecError) as e:
+        load_setup(tmp_path / "setup.yaml")
+    assert message in str(e.value) and str(tmp_path / "setup.yaml") in str(e.value)
+
+
+def test_label_words_must_match_the_labels_before_anything_trains(micro_reference, tmp_path):
+    (tmp_path / "setup.yaml").write_text(f"model: {micro_reference}\nevaluation: {{zero_shot: {{choices: [a, b, c]}}}}\n")
+    with pytest.raises(SpecError, match=r"evaluation.zero_shot.choices: 3 label words \['a', 'b', 'c'\] for 2 labels \(fresh, rotten\)"):
+        Runner(load_setup(tmp_path / "setup.yaml"))
+
+
+def test_comparison_models_do_not_change_what_the_suite_trains(tmp_path):
+    """A `compare:` entry is a row beside the suite: the setup hash that keys every cached model stays."""
+    (tmp_path / "a.yaml").write_text("model: exaone-tiny\n")
+    (tmp_path / "b.yaml").write_text("model: exaone-tiny\ncompare: [{source: smollm2-135m, fine_tune: true}]\n")
+    a, b = load_setup(tmp_path / "a.yaml"), load_setup(tmp_path / "b.yaml")
+    assert a.hash == b.hash and a.seed_hash == b.seed_hash and b.compare[0].fine_tune
+
+
+def test_every_shipped_setup_validates_with_its_label_words_and_comparisons():
+    """The setups under experiments/ load through the schema; each scores the same label words."""
+    root = Path(__file__).parent.parent / "experiments"
+    setups = {p.name: load_setup(p) for p in [root / "setup.yaml", *sorted((root / "setups").glob("*.yaml"))]}
+    assert len(setups) >= 5 and all(s.evaluation.zero_shot.choices == ["good", "bad"] for s in setups.values())
+    assert [c.source for c in setups["setup.yaml"].compare] == ["smollm2-135m"]
+    assert [(c.source, c.fine_tune) for c in setups["smollm2.yaml"].compare] == [("exaone-tiny", True)]
