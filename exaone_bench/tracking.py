@@ -51,11 +51,11 @@ class Tracker:
     """A session's MLflow parent run and the child runs under it."""
 
     def __init__(self, uri: str, experiment: str = EXPERIMENT):
-        import mlflow
         from mlflow.tracking import MlflowClient
 
+        # the client only: mlflow.set_tracking_uri would also export MLFLOW_TRACKING_URI to every
+        # later subprocess of this one (a test's suite runs would log into another test's store)
         self.uri = uri
-        mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(uri)
         found = self.client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)

@@ -295,3 +295,10 @@ def test_mlflow_writes_leave_the_controller_free_and_keep_their_order(tmp_path, 
     assert a.data.tags["mlflow.parentRunId"] == session._tracker.parent_id
     session._tracker.end_parent("FINISHED")
     session.close()
+
+
+def test_a_tracker_leaves_the_environment_alone(tmp_path, monkeypatch):
+    """A Tracker opened in one process (the report, a test) must not point later suite runs at its store."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    Tracker(f"sqlite:///{tmp_path / 'store.db'}")
+    assert "MLFLOW_TRACKING_URI" not in os.environ

@@ -1,0 +1,49 @@
+"""Post-training transforms: weight quantization and unstructured / 2:4 sparsity, applied after fine-tuning.
+
+Beside the structural strategies (which remove parts and retrain), these keep every part and
+change how its weights are stored: the questions they answer are "what do the same bytes buy with
+the standard tools?" and "does a structural cut beat int8 at the same size?". A transform is one
+module of this package that reads top to bottom like a strategy:
+
+    NAME   = "magnitude"                  # the key of a `post_training:` block
+    check(spec, where) -> spec            # validate and normalise the spec alone; raise SpecError
+    apply(model, spec, calib) -> record   # change the target weights in place; plain data back
+
+Targets are the decoder layers' linear maps (scope.py). Every record states what was measured from the tensors after
+the transform (achieved sparsity, bit-width, packed bytes), never only what was asked for.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+from ..validate import SpecError
+from .scope import targets
+
+
+def _discover() -> dict[str, ModuleType]:
+    modules = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
+    return {m.NAME: m for m in modules if hasattr(m, "NAME")}
+
+
+TRANSFORMS = _discover()
+
+
+def check(spec: dict, where: str) -> dict:
+    """A `post_training:` block ({transform: spec}, one transform) validated before anything runs."""
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise SpecError(f"{where}: expected one transform, e.g. {{magnitude: {{sparsity: 0.5}}}}, got {spec!r}")
+    (name, body), = spec.items()
+    if name not in TRANSFORMS:
+        raise SpecError(f"{where}: unknown transform '{name}'; choose one of {sorted(TRANSFORMS)}")
+    return {name: TRANSFORMS[name].check(body, f"{where}.{name}")}
+
+
+def apply(model, spec: dict, calib=None, where: str = "post_training") -> dict:
+    """Apply the block's one transform to `model` in place; return its record."""
+    (name, body), = check(spec, where).items()
+    return {"transform": name, "spec": body, **TRANSFORMS[name].apply(model, body, calib)}
+
+
+__all__ = ["TRANSFORMS", "apply", "check", "targets"]

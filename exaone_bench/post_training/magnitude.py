@@ -1,0 +1,23 @@
+"""Unstructured magnitude pruning: zero the smallest |W| of each target matrix (or of each row)."""
+from __future__ import annotations
+
+from ..validate import SpecError, check_keys
+from . import pruning
+from .scope import targets
+
+NAME = "magnitude"
+
+
+def check(spec, where: str) -> dict:
+    check_keys(spec, ("sparsity", "per"), where)
+    per = spec.get("per", "matrix")
+    if per not in ("matrix", "row"):
+        raise SpecError(f"{where}.per: '{per}' is not one of matrix, row")
+    return {"sparsity": pruning.sparsity_of(spec, where), "per": per}
+
+
+def apply(model, spec: dict, calib=None) -> dict:
+    modules = targets(model)
+    masks = {name: pruning.keep_top(m.weight.detach().abs().float(), spec["sparsity"], spec["per"])
+             for name, m in modules.items()}
+    return {"modules": sorted(modules), "measured": pruning.prune(modules, masks)}

@@ -1,0 +1,25 @@
+"""Wanda: zero the weights with the smallest |W_ij| * ||X_j|| in each output row (Sun et al. 2023).
+
+||X_j|| is the L2 norm of input feature j over the calibration tokens, measured once on the
+unpruned model (the paper's one-shot variant): no weight update, no retraining.
+"""
+from __future__ import annotations
+
+from ..validate import check_keys
+from . import pruning
+from .scope import targets
+
+NAME = "wanda"
+
+
+def check(spec, where: str) -> dict:
+    check_keys(spec, ("sparsity",), where)
+    return {"sparsity": pruning.sparsity_of(spec, where)}
+
+
+def apply(model, spec: dict, calib=None) -> dict:
+    modules = targets(model)
+    norms = pruning.input_norms(model, modules, calib)
+    masks = {name: pruning.keep_top(m.weight.detach().abs().float() * norms[name].to(m.weight.device), spec["sparsity"], "row")
+             for name, m in modules.items()}
+    return {"modules": sorted(modules), "measured": pruning.prune(modules, masks)}
