@@ -12,10 +12,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session", autouse=True)
 def data_root(tmp_path_factory):
-    """Point EXAONE_BENCH_DATA at a per-worker temp dir so tests never touch ./data."""
+    """Point EXAONE_BENCH_DATA (and MLflow) at a per-worker temp dir so tests never touch ./data."""
     root = tmp_path_factory.mktemp("data")
     mp = pytest.MonkeyPatch()
     mp.setenv("EXAONE_BENCH_DATA", str(root))
+    # One MLflow store per worker for every suite run a test starts: a new sqlite store runs
+    # MLflow's schema migrations (seconds) each time. The default store (sqlite at the project
+    # root) is tested where a test removes this (test_suite.test_pass_fail_and_readable_message).
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     yield root
     mp.undo()
 

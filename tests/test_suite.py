@@ -64,8 +64,10 @@ def test_collection_ids_and_k_selection(suite, data_root):
     out.stdout.fnmatch_lines(["*reduce_mlp[[]half[]]", "1/3 tests collected (2 deselected)*"])
 
 
-def test_pass_fail_and_readable_message(suite, data_root):
-    """A confirmed and a rejected variant run; a broken file beside them is one collection error naming it."""
+def test_pass_fail_and_readable_message(suite, data_root, monkeypatch):
+    """A confirmed and a rejected variant run; a broken file beside them is one collection error naming it;
+    without MLFLOW_TRACKING_URI the runs land in sqlite at the project root."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
     misspelt = "  - id: fine\n    compresion: {prune_heads: {kv_heads: [1]}}\n"
     suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN.replace("kv_head:", "kv_heads:") + misspelt})
     out = suite.runpytest_subprocess("experiments", "-k", "drop_layers or prune", "-p", "no:cacheprovider")
@@ -74,7 +76,7 @@ def test_pass_fail_and_readable_message(suite, data_root):
     out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} vs baseline 0\.\d{3} \(delta [-+]0\.\d{3}, "
                                r"CI \[[-+]0\.\d{3}, [-+]0\.\d{3}\] beyond accuracy >= baseline \+0\.500\) -> hypothesis rejected"])
     out.stdout.fnmatch_lines(["exaone-bench: 2 variant(s): * confirmed, * inconclusive, 1 rejected, 0 crashed; setup *; "
-                              "report reports/*/README.md; MLflow sqlite:///*mlflow.db"])
+                              f"report reports/*/README.md; MLflow sqlite:///{suite.path}/mlflow.db"])
     doc = results(suite)
     by_name = {r["name"]: r for r in doc["variants"]}
     last1 = by_name["drop_layers[last1]"]
