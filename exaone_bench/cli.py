@@ -78,6 +78,32 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_export_gguf(args) -> int:
+    from .gguf_export import export
+    from .models.base import load_model
+    from .storage import on_disk
+
+    t0 = time.perf_counter()
+    model, tokenizer, src = load_model(args.model, dtype="float32")
+    out = export(model, tokenizer, args.out, args.type)
+    back = check_gguf(out, model, tokenizer) if not args.no_check else None
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, {args.type}; safetensors {on_disk(model)['safetensors_bytes']:,} "
+          f"bytes) from {src.name} in {time.perf_counter() - t0:.1f}s"
+          + ("" if back is None else f"; read back by transformers: max |logit difference| {back:.2e}"))
+    return 0
+
+
+def check_gguf(path: Path, model, tokenizer) -> float:
+    """Reload the GGUF with transformers and return the largest logit difference on one review."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    back = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+    ids = tokenizer("A gripping, beautifully shot film that never quite lands.", return_tensors="pt").input_ids
+    with torch.no_grad():
+        return float((model.eval()(ids).logits - back(ids).logits).abs().max())
+
+
 def cmd_report(args) -> int:
     from .report import publish
     from .tracking import Tracker, tracking_uri
@@ -130,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=int, default=32, help="training-split blocks for scores (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("export-gguf", help="write a Llama-family model (SmolLM2, EXAONE 3.x) as GGUF and read it back")
+    p.add_argument("--model", required=True, help="hub id, local directory (e.g. a compress output) or built-in name")
+    p.add_argument("--out", required=True, help="the .gguf file to write")
+    p.add_argument("--type", choices=("f32", "f16", "q8_0"), default="f16", help="tensor type of the matrices")
+    p.add_argument("--no-check", action="store_true", help="skip reloading the file with transformers")
+    p.set_defaults(func=cmd_export_gguf)
 
     p = sub.add_parser("report", help="regenerate the markdown report from MLflow alone")
     p.add_argument("--run", default=None, help="parent (session) run id; default: the latest session")

@@ -66,20 +66,23 @@ class Latency:
         # device: the setup's (cpu, cuda, auto); `where` picks the one latency is timed on
         self.protocol, self.device, self.num_labels = protocol, device, num_labels
 
-    def latencies(self, configs: list[dict]) -> list[float]:
+    def latencies(self, configs: list[dict], transforms: list[dict | None] | None = None) -> list[float]:
         """Median batch-1 latency (ms) of a classifier of each architecture, under the setup's protocol.
 
         Weights do not change the time, so each model is built from its config with random
-        weights, and identical architectures are timed once. The session calls this after the
+        weights, and identical architectures are timed once. `transforms[i]`, when given, is a
+        post-training transform that changes the forward's kernel (weight-only quantization):
+        model i is timed with it applied, so a dequantize-on-the-fly path shows its real cost. The session calls this after the
         last item with nothing else running. The models' forwards are interleaved, as many models
         at a time as fit in `latency_memory_budget`: timed one after another on a shared machine,
         two identical architectures can differ by more than the effect being measured.
         """
-        keys = [json.dumps(c, sort_keys=True) for c in configs]
-        distinct = dict(zip(keys, configs))  # one config per architecture
+        transforms = transforms or [None] * len(configs)
+        keys = [json.dumps([c, t], sort_keys=True) for c, t in zip(configs, transforms)]
+        distinct = dict(zip(keys, zip(configs, transforms)))  # one model per architecture and kernel
         lat, ms = self.protocol, {}
-        for group in self._groups(distinct, latency_memory_budget(self.where())):
-            models = [self._random_classifier(distinct[k]) for k in group]
+        for group in self._groups({k: c for k, (c, _) in distinct.items()}, latency_memory_budget(self.where())):
+            models = [self._random_classifier(*distinct[k]) for k in group]
             ms.update(zip(group, latency_ms(models, lat.batch_size, lat.seq_len, lat.warmup, lat.repeats, lat.threads)))
             del models
             gc.collect()
@@ -89,14 +92,19 @@ class Latency:
         """Where latency is timed: the GPU when the setup runs on one, else the CPU."""
         return "cuda" if self.device != "cpu" and torch.cuda.is_available() else "cpu"
 
-    def _random_classifier(self, config: dict, device: str | None = None):
+    def _random_classifier(self, config: dict, transform: dict | None = None, device: str | None = None):
         config = dict(config)
         cfg = AutoConfig.for_model(config.pop("model_type"), **config)
         cfg.num_labels = self.num_labels
         cfg.pad_token_id = cfg.pad_token_id if cfg.pad_token_id is not None else cfg.eos_token_id
         torch.manual_seed(0)
         with torch.device(device or self.where()):
-            return sequence_classifier(cfg)
+            model = sequence_classifier(cfg)
+        if transform is not None:
+            from . import post_training
+
+            post_training.apply(model, transform)
+        return model
 
     def _groups(self, configs: dict[str, dict], budget: int) -> list[list[str]]:
         """Keys of consecutive configs whose fp32 weights together fit in `budget` bytes (one at least)."""

@@ -36,6 +36,8 @@ QUALITY = (
 COST = (
     Metric("total_parameters", False, False, "parameters of the causal LM"),
     Metric("model_size_mb", False, False, "fp32 classifier weights (MB)"),
+    Metric("safetensors_bytes", False, False, "the classifier's safetensors file (bytes)"),
+    Metric("zstd_bytes", False, False, "that file after zstd (storage.ZSTD_LEVEL)"),
     Metric("inference_latency_ms", False, False, "median batch-1 forward (ms)"),
     Metric("flops_per_token", False, False, "forward FLOPs per token"),
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .models.variants import STRATEGIES
-from .result import VariantResult
+from .result import from_dict
 from .schedule import longest_first, read_durations
 from .session import BenchSession
 from .spec import VERDICT_TEXT, SpecError, load_experiment, load_setup
@@ -47,6 +47,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end tests that take minutes")
     config.addinivalue_line("markers", "final: the combined experiment (experiments/final.yaml)")
     config.addinivalue_line("markers", "compression: a single-factor experiment")
+    config.addinivalue_line("markers", "post_training: a transform of fine-tuned models (experiments/post_training.yaml)")
     for name in STRATEGIES:
         config.addinivalue_line("markers", f"{name}: variants of the {name} strategy")
     path = _setup_path(config)
@@ -163,7 +164,7 @@ class ResultHooks:
         if report.when == "call":
             self.bench.durations[report.nodeid] = report.duration
             if RESULT in props:
-                self.bench.record(VariantResult.from_dict(json.loads(props[RESULT])))
+                self.bench.record(from_dict(json.loads(props[RESULT])))
                 return
         if report.failed and RESULT not in props:
             self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext)

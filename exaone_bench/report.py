@@ -14,7 +14,7 @@ from .metrics import PRIMARY, ZERO_SHOT
 from .models.variants import STRATEGIES, words
 from .result import BaselineResult, VariantResult
 from .spec import VERDICT_TEXT, Expectation
-from . import specialisation
+from . import bytes_frontier, specialisation
 from .specialisation import CHART, label
 
 
@@ -63,17 +63,24 @@ def _zero(row) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _zstd_mb(row) -> str:
+    """The classifier's safetensors file after zstd (storage.py), in MB; a dash when it was not measured."""
+    n = row.params.get("zstd_bytes")
+    return "—" if n is None else f"{n / 1e6:.2f}"
+
+
 def _strategy_table(rows: list[VariantResult], base: BaselineResult) -> str:
     table = []
     for r in rows:
         ci = r.ci["accuracy"]
         table.append([
             r.variant_id, removed_text(r.removed), f"{r.params['total_parameters']:,}", f"{r.params['model_size_mb']:.2f}",
+            _zstd_mb(r),
             f"{r.delta_params_pct:+.1f}%", f"{r.lm_loss_before_recovery:.3f}", _zero(r), _pm(r.metrics, "accuracy"),
             _pm(r.metrics, "precision"), f"{r.deltas['accuracy']:+.3f} [{ci.ci_low:+.3f}, {ci.ci_high:+.3f}]",
             "yes" if ci.distinguishable else "no", f"{r.params['inference_latency_ms']:.2f}",
             f"{r.speedup:.2f}x / {r.flop_ratio:.2f}", r.verdict])
-    headers = ["variant", "removed", "params", "size MB", "Δ params", f"LM loss before recovery (base {base.lm_loss_before_recovery:.3f})",
+    headers = ["variant", "removed", "params", "size MB", "zstd MB", "Δ params", f"LM loss before recovery (base {base.lm_loss_before_recovery:.3f})",
                f"zero-shot accuracy before recovery (base {_zero(base)})", "accuracy", "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
     return tabulate(table, headers=headers, tablefmt="github")
 
@@ -139,9 +146,9 @@ def _plots(doc: dict, out: Path) -> list[str]:
         ax.set_xticks(range(len(scores)))
         ax.legend(fontsize=7)
         save(fig, "importance_vs_removed.png")
-    specialised = specialisation.chart(doc, out)
-    if specialised:
-        names.append(specialised)
+    for extra in (specialisation.chart(doc, out), bytes_frontier.chart(doc, out)):
+        if extra:
+            names.append(extra)
     return names
 
 
@@ -240,7 +247,7 @@ def render(doc: dict, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     setup, base = doc["setup"], doc["baseline"]
     t, lat = setup["training"], setup["evaluation"]["latency"]
-    images = _plots(doc, out) if doc["variants"] else []
+    images = _plots(doc, out) if doc["variants"] or doc.get("post_training") else []
     lines = ["# exaone-bench report", "",
              f"Model `{setup['model']}`; data `{setup['data']['source']}` (split seed {setup['data']['seed']}); "
              f"fine-tune {t['steps']} steps x batch {t['batch_size']}, lr {t['lr']}, {t['schedule']}, "
@@ -255,15 +262,16 @@ def render(doc: dict, out: Path) -> Path:
         return f"[{c.ci_low:.3f}, {c.ci_high:.3f}]" if c else ""
 
     rows = [["baseline (uncompressed, same setup)", _pm(base.metrics, "accuracy"), _pm(base.metrics, "precision"),
-             ci(base), _zero(base), f"{base.params['total_parameters']:,}"]]
+             ci(base), _zero(base), f"{base.params['total_parameters']:,}", _zstd_mb(base)]]
     for name, m in base.floors.items():
-        rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "—", "no LLM"])
+        rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "—", "no LLM", "—"])
     for ref in doc.get("references", []):  # comparison models: rows beside the suite, never candidates
         tuned = ref.fine_tuned and "accuracy" in ref.metrics
         rows.append([f"{label(ref)} (comparison{', fine-tuned' if tuned else ', not fine-tuned'})",
                      _pm(ref.metrics, "accuracy") if tuned else "—", _pm(ref.metrics, "precision") if tuned else "—",
-                     ci(ref), _zero(ref), f"{ref.params['total_parameters']:,}"])
-    lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "zero-shot accuracy", "params"],
+                     ci(ref), _zero(ref), f"{ref.params['total_parameters']:,}", _zstd_mb(ref)])
+    lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "zero-shot accuracy", "params",
+                                      "zstd MB"],
                        tablefmt="github"), ""]
     if base.zero_shot:
         choices = setup["evaluation"]["zero_shot"]["choices"]
@@ -293,12 +301,15 @@ def render(doc: dict, out: Path) -> Path:
     for failed in doc.get("failed", []):
         lines += [f"- `{failed['name']}` crashed: `{failed['error'].strip().splitlines()[-1] if failed['error'] else ''}`"]
     if images:
-        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images if i != CHART] + [""]
+        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images if i not in (CHART, bytes_frontier.CHART)] + [""]
     answer = specialisation.paragraph(doc)
     if answer:
         lines += ["## Size versus specialisation", "", "Did a smaller fine-tuned model beat a larger one used zero-shot?", ""]
         lines += answer + [""] + ([f"![{CHART}]({CHART})", ""] if CHART in images else [])
     best, qualified = selection(doc)
+    frontier = bytes_frontier.section(doc, best)
+    if frontier:
+        lines += frontier + ([f"![{bytes_frontier.CHART}]({bytes_frontier.CHART})", ""] if bytes_frontier.CHART in images else [])
     lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
     named = {v: ", ".join(r.name for r in doc["variants"] if r.verdict == v) or "none"
              for v in VERDICT_TEXT}

@@ -75,7 +75,7 @@ class Result(Record):
     """What every logged model has: a name, its stage and the quality metrics (metrics.QUALITY)."""
 
     name: str
-    stage: str                       # floor, baseline, compression, final or reference
+    stage: str                       # floor, baseline, compression, final, post_training or reference
     strategy: str = "none"
     metrics: dict[str, float]        # mean over seeds, with <metric>_sd beside each
 
@@ -144,6 +144,23 @@ class VariantResult(ModelResult):
 
 
 @dataclass(kw_only=True)
+class PostTrainingResult(VariantResult):
+    """A post-training transform of fine-tuned classifiers (stage post_training), without retraining.
+
+    `target` is the fine-tuned model it was applied to (the baseline, or a structural variant whose
+    `compression` and `removed` this record repeats); `deltas`, `ci` and the verdict compare each
+    seed's classifier after the transform with the same classifier before it (`source_metrics`).
+    `transform` is the transform's record, measured from the tensors (post_training/).
+    """
+
+    stage: str = "post_training"
+    target: str
+    post_training: dict              # the transform as written ({name: spec})
+    transform: dict                  # its record: what it measured (sparsity, bits, packed bytes), kernel
+    source_metrics: dict[str, float]
+
+
+@dataclass(kw_only=True)
 class ReferenceResult(Result):
     """A comparison model of the setup (`compare:`): zero-shot, and fine-tuned when asked.
 
@@ -166,10 +183,10 @@ class ReferenceResult(Result):
 
 def from_dict(doc: dict) -> Result:
     """The record a logged document holds, by its stage."""
-    kind = {"floor": FloorResult, "baseline": BaselineResult, "reference": ReferenceResult}.get(doc.get("stage"),
-                                                                                                VariantResult)
+    kind = {"floor": FloorResult, "baseline": BaselineResult, "reference": ReferenceResult,
+            "post_training": PostTrainingResult}.get(doc.get("stage"), VariantResult)
     return kind.from_dict(doc)
 
 
-__all__ = ["BaselineResult", "DeltaInterval", "FloorResult", "Interval", "ModelResult", "Record", "ReferenceResult",
-           "Result", "VariantResult", "from_dict"]
+__all__ = ["BaselineResult", "DeltaInterval", "FloorResult", "Interval", "ModelResult", "PostTrainingResult", "Record",
+           "ReferenceResult", "Result", "VariantResult", "from_dict"]

@@ -77,11 +77,12 @@ class Runner:
         splits = ("train", "validation", "test") if s.training.eval_every else ("train", "test")
         return {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in splits}
 
-    def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None) -> dict:
+    def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None, keep: bool = False) -> dict:
         """Fine-tune one classifier with `seed` on the train split and evaluate it on test.
 
-        Seed 0 also measures the size and FLOPs of the trained classifier. Latency is not measured
-        here: another worker may be training beside it (see `latency`).
+        Seed 0 also measures the size, bytes on disk and FLOPs of the trained classifier. Latency is
+        not measured here: another worker may be training beside it (see `latency`). `keep`: the
+        part also holds the classifier's weights (`state`), for what is applied after training.
         """
         s = self.setup
         torch.set_num_threads(self.threads())
@@ -98,8 +99,10 @@ class Runner:
         if s.training.recovery == "distill" and teacher_logits is None:  # a baseline seed: it teaches
             part["train_logits"] = predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype)
         if seed == 0:
-            part["cost"] = {"model_size_mb": model_size_mb(model),
+            part["cost"] = {"model_size_mb": model_size_mb(model), **disk_bytes(model),
                             "flops_per_token": flops_per_token(model.config, s.evaluation.latency.seq_len)}
+        if keep:
+            part["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         del model
         gc.collect()
         return part
@@ -140,6 +143,41 @@ class Runner:
             return self.combine([fit(seed) for seed in seeds])
         return self.combine(shared_seeds(self.run_dir / f"model-{fingerprint}", seeds,
                                          lambda d, seed: write_part(d, fit(seed))))
+
+    def kept(self, causal_lm, tokenizer, fingerprint: str | None, name: str, base: BaselineResult | None = None) -> list[dict]:
+        """Seed parts of `causal_lm` fine-tuned under the setup, each with its classifier's weights.
+
+        Kept in data/cache/classifiers/<fingerprint>/ across runs (what post-training transforms
+        are applied to); built once per seed by whichever process gets there first. A model
+        without a fingerprint (offloaded weights) is trained here and held in memory.
+        """
+        from .paths import data_dir
+
+        teacher = base.train_logits if base is not None and self.setup.training.recovery == "distill" else None
+        enc: dict = {}
+
+        def fit(seed: int) -> dict:
+            if not enc:
+                enc.update(self.encoded(tokenizer))
+            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=True)
+            return {**part, "built_by": name}
+
+        seeds = list(range(self.setup.training.seeds))
+        if fingerprint is None:
+            return [fit(seed) for seed in seeds]
+        return shared_seeds(data_dir() / "cache" / "classifiers" / fingerprint, seeds,
+                            lambda d, seed: write_part(d, fit(seed)))
+
+    def kept_classifier(self, causal_lm, part: dict, pad: int):
+        """The fine-tuned classifier of one kept seed part: its architecture from `causal_lm`, its weights from the part."""
+        model = classifier_from(causal_lm, self.num_labels, part["seed"], pad)
+        if "state" in part:
+            model.load_state_dict(part["state"])
+        else:
+            from safetensors.torch import load_model as load_weights
+
+            load_weights(model, part["weights"], device=str(model.device))
+        return model.eval()
 
     def zero_shot(self, causal_lm, tokenizer, threads: int | None = None) -> dict[str, float]:
         """Training-free, through lm-evaluation-harness: the label words' zero-shot accuracy on the test
@@ -184,12 +222,16 @@ class Runner:
         """The uncompressed model under this setup (baseline.py): trained once per setup hash, then read back."""
         return self.baselines.get()
 
-    def latencies(self, configs: list[dict]) -> list[float]:
-        """Median latency (ms) of a classifier of each architecture, under the setup's protocol (latency.py)."""
-        return self.timer.latencies(configs)
+    def latencies(self, configs: list[dict], transforms: list[dict | None] | None = None) -> list[float]:
+        """Median latency (ms) of a classifier of each architecture (and kernel), under the setup's protocol (latency.py)."""
+        return self.timer.latencies(configs, transforms)
 
     # -- one variant -------------------------------------------------------------------------
     def run_variant(self, experiment: Experiment, variant: Variant) -> VariantResult:
+        if experiment.stage == "post_training":  # a transform of fine-tuned classifiers: post_training_run.py
+            from . import post_training_run
+
+            return post_training_run.run(self, experiment, variant)
         s, name = self.setup, f"{experiment.name}[{variant.id}]"
         t0, started = time.perf_counter(), time.time()
         # Distillation needs the baseline before training. Otherwise this worker first builds the
@@ -240,6 +282,14 @@ class Runner:
         gc.collect()
         result.memory = memory_mb()
         return result
+
+
+def disk_bytes(model) -> dict:
+    """The classifier's bytes on disk: its safetensors file and that file after zstd (storage.py)."""
+    from .storage import on_disk
+
+    size = on_disk(model)
+    return {"safetensors_bytes": size["safetensors_bytes"], "zstd_bytes": size["zstd_bytes"]}
 
 
 def memory_mb() -> dict:

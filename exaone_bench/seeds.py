@@ -40,20 +40,37 @@ def shared_seeds(root: Path, seeds: list[int], build, wait: bool = True) -> list
     return [parts[seed] for seed in seeds] if wait else []
 
 
+WEIGHTS = "classifier.safetensors"  # a part's fine-tuned weights, when it keeps them
+
+
 def write_part(d: Path, part: dict) -> None:
-    """One seed's result, atomically: JSON fields, numpy arrays (predictions, logits), checksums."""
+    """One seed's result, atomically: JSON fields, numpy arrays (predictions, logits), checksums.
+
+    A part with `state` (a state dict) also keeps the classifier's weights as safetensors.
+    """
     part = dict(part)
     arrays = {k: part.pop(k) for k in ("preds", "train_logits") if k in part}
+    state = part.pop("state", None)
     with atomic_dir(d) as tmp:
         (tmp / "part.json").write_text(json.dumps(part, indent=2) + "\n")
         np.savez(tmp / "arrays.npz", **arrays)
-        write_checksums(tmp, ["part.json", "arrays.npz"])
+        files = ["part.json", "arrays.npz"]
+        if state is not None:
+            from safetensors.torch import save_file
+
+            save_file(state, str(tmp / WEIGHTS))  # tensors are separate copies (no tied names)
+            files.append(WEIGHTS)
+        write_checksums(tmp, files)
 
 
 def read_part(d: Path) -> dict:
+    """A part as written; `weights` is the path of its kept classifier weights, when it has them."""
     part = json.loads((d / "part.json").read_text())
     arrays = np.load(d / "arrays.npz")
-    return {**part, **{k: arrays[k] for k in arrays.files}}
+    out = {**part, **{k: arrays[k] for k in arrays.files}}
+    if (d / WEIGHTS).is_file():
+        out["weights"] = str(d / WEIGHTS)
+    return out
 
 
 def model_fingerprint(causal_lm, tokenizer, *context) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from .cache import atomic_write_text
 from .paths import data_dir
 from .report import publish
-from .result import BaselineResult, FloorResult, ReferenceResult, VariantResult
+from .result import BaselineResult, FloorResult, PostTrainingResult, ReferenceResult, VariantResult
 from .schedule import record_durations
 from .spec import Setup
 
@@ -115,7 +115,12 @@ class BenchSession:
     def measure_latency(self, baseline: BaselineResult) -> None:
         """Latency of the baseline and every variant, measured now, interleaved, nothing else running."""
         t0 = time.perf_counter()
-        ms = self.runner.latencies([baseline.config] + [r.config for r in self.results])
+        from . import post_training
+
+        # a quantized row runs another kernel and is timed with it; a sparse row is its dense architecture
+        transforms = [None] + [r.post_training if isinstance(r, PostTrainingResult) and post_training.kernel(r.post_training)
+                               else None for r in self.results]
+        ms = self.runner.latencies([baseline.config] + [r.config for r in self.results], transforms)
         self.latency_seconds = round(time.perf_counter() - t0, 1)
         baseline.params["inference_latency_ms"] = ms[0]
         for r, m in zip(self.results, ms[1:]):
@@ -167,12 +172,14 @@ class BenchSession:
             shutil.rmtree(old, ignore_errors=True)
 
     def write_results(self, baseline: BaselineResult, references: list[ReferenceResult]) -> Path:
-        """reports/latest/results.json: the setup, the baseline with its floors, the comparison models, every variant."""
+        """reports/latest/results.json: the setup, the baseline with its floors, the comparison models, every variant
+        and post-training row."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
                "latency_seconds": self.latency_seconds,
                "baseline": baseline.to_dict(), "references": [r.to_dict() for r in references],
-               "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name)],
+               "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage != "post_training"],
+               "post_training": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage == "post_training"],
                "failed": self.failures}
         path = self.reports_dir / "latest" / "results.json"
         atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")

@@ -1,6 +1,7 @@
 """Typed schemas of the YAML the user writes: the setup, experiment files and their expectations."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -16,7 +17,8 @@ from .validate import SpecError, as_int, check_keys, positive
 
 # Bumped whenever the training loop's numbers change, so that no baseline cached by an older loop
 # is compared with variants trained by a newer one. 2: last-layer pooling (pooling.py), fused AdamW.
-LOOP_VERSION = 2
+# 3: every seed-0 cost holds the classifier's bytes on disk (safetensors, zstd).
+LOOP_VERSION = 3
 
 
 def _hash(obj: Any) -> str:
@@ -34,7 +36,7 @@ def read_yaml(path: str | Path) -> Any:
 # --------------------------------------------------------------------------------------------
 # Typed schemas of experiments/setup.yaml and experiments/<strategy>.yaml
 # --------------------------------------------------------------------------------------------
-STAGES = ("compression", "final")
+STAGES = ("compression", "final", "post_training")
 
 
 def _build(cls, raw: Any, where: str):
@@ -356,12 +358,12 @@ class Expectation:
             return "beyond"
         return "straddles"
 
-    def describe(self) -> str:
+    def describe(self, against: str = "baseline") -> str:
         parts = []
         if self.min_delta is not None:
-            parts.append(f"{self.metric} >= baseline {self.min_delta:+.3f}")
+            parts.append(f"{self.metric} >= {against} {self.min_delta:+.3f}")
         if self.max_delta is not None:
-            parts.append(f"{self.metric} <= baseline {self.max_delta:+.3f}")
+            parts.append(f"{self.metric} <= {against} {self.max_delta:+.3f}")
         return " and ".join(parts)
 
 
@@ -373,6 +375,10 @@ class Variant:
     marks: list[str]
     description: str = ""
     not_applicable: str = ""  # why the base model has nothing this variant could cut (the item is skipped)
+    # stage post_training: the transform ({name: spec}) and the fine-tuned model it is applied to
+    # ("baseline", or "<experiment>[<variant>]" whose `compression` this variant then builds first)
+    post_training: dict = dataclasses.field(default_factory=dict)
+    target: str = ""
 
 
 @dataclasses.dataclass
@@ -389,8 +395,9 @@ class Experiment:
     variants: list[Variant]
 
 
-EXPERIMENT_KEYS = ("strategy", "hypothesis", "motivation", "stage", "expect", "variants")
+EXPERIMENT_KEYS = ("strategy", "hypothesis", "motivation", "stage", "expect", "variants", "targets")
 VARIANT_KEYS = ("id", "compression", "expect", "marks", "description")
+POST_TRAINING_KEYS = ("id", "post_training", "expect", "marks", "description")
 
 
 def _expectations(raw, where) -> dict[str, Expectation]:
@@ -409,6 +416,8 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
     path = Path(path)
     raw = read_yaml(path)
     where = str(path)
+    if isinstance(raw, dict) and True in raw:  # YAML 1.1 reads a bare `on:` key as the boolean true
+        raise SpecError(f"{where}: `on:` reads as true in YAML; name the fine-tuned models under `targets:`")
     check_keys(raw, EXPERIMENT_KEYS, where)
     for key in ("strategy", "hypothesis", "variants"):
         if key not in raw:
@@ -416,6 +425,8 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
     stage = raw.get("stage", "compression")
     if stage not in STAGES:
         raise SpecError(f"{where}.stage: '{stage}' is not one of {list(STAGES)}")
+    if stage == "post_training" or raw["strategy"] == "post_training" or "targets" in raw:
+        return load_post_training(path, raw, config)
     strategy = raw["strategy"]
     if strategy != "combined" and strategy not in STRATEGIES:
         raise SpecError(f"{where}.strategy: unknown strategy '{strategy}'; choose one of {list(STRATEGIES)}")
@@ -453,3 +464,78 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
         variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", "")), skip))
     return Experiment(str(path), path.stem, strategy, str(raw["hypothesis"]).strip(),
                       str(raw.get("motivation", "")).strip(), stage, expect, variants)
+
+
+def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
+    """A post-training file: transforms (post_training/) applied to fine-tuned models, without retraining.
+
+    `targets:` names the fine-tuned models a transform is applied to: `baseline`, or
+    `<experiment>[<variant>]` of a sibling file, whose compression is built first (the same cut,
+    so the same model as that variant's item). Each variant x target is one item,
+    `<variant>@<target>`; expectations are relative to the same classifiers before the transform.
+    """
+    from . import post_training
+
+    where = str(path)
+    if raw.get("stage") != "post_training" or raw["strategy"] != "post_training":
+        raise SpecError(f"{where}: a file with post-training transforms needs `strategy: post_training` and "
+                        "`stage: post_training`")
+    targets = raw.get("targets") or ["baseline"]
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets) or len(set(targets)) != len(targets):
+        raise SpecError(f"{where}.targets: expected a list of distinct fine-tuned models (baseline or "
+                        f"<experiment>[<variant>]), got {targets!r}")
+    compressions = {t: _target_compression(path, t, f"{where}.targets") for t in targets}
+    labels = [target_label(t) for t in targets]
+    if len(set(labels)) != len(labels):
+        raise SpecError(f"{where}.targets: two targets share a variant id in {targets}; item ids are <variant>@<target's id>")
+    expect = _expectations(raw.get("expect"), f"{where}.expect")
+    if not isinstance(raw["variants"], list) or not raw["variants"]:
+        raise SpecError(f"{where}.variants: expected a non-empty list")
+    variants, seen = [], set()
+    for i, v in enumerate(raw["variants"]):
+        vwhere = f"{where}[{v.get('id', i) if isinstance(v, dict) else i}]"
+        check_keys(v, POST_TRAINING_KEYS, vwhere)
+        if "id" not in v or "post_training" not in v:
+            raise SpecError(f"{vwhere}: a post-training variant needs 'id' and 'post_training'")
+        vid = str(v["id"])
+        if vid in seen:
+            raise SpecError(f"{vwhere}.id: duplicate variant id '{vid}'")
+        seen.add(vid)
+        spec = post_training.check(v["post_training"], f"{vwhere}.post_training")
+        v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
+        if not v_expect:
+            raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
+        marks = v.get("marks", [])
+        if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
+            raise SpecError(f"{vwhere}.marks: expected a list of marker names")
+        for target, compression in compressions.items():
+            skip = not_applicable(config, compression) if config is not None and compression else ""
+            variants.append(Variant(f"{vid}@{target_label(target)}", compression, v_expect, marks,
+                                    str(v.get("description", "")), skip, spec, target))
+    return Experiment(str(path), path.stem, "post_training", str(raw["hypothesis"]).strip(),
+                      str(raw.get("motivation", "")).strip(), "post_training", expect, variants)
+
+
+def target_label(target: str) -> str:
+    """`reduce_mlp[keep-75]` -> `keep-75`: an item id without nested brackets or a strategy's name
+    (`-k reduce_mlp` selects that strategy's own items, not the transforms of one of them)."""
+    return target.partition("[")[2][:-1] if "[" in target else target
+
+
+def _target_compression(path: Path, target: str, where: str) -> dict:
+    """The compression spec a post-training target builds: {} for the baseline, else the named variant's."""
+    if target == "baseline":
+        return {}
+    name, _, rest = target.partition("[")
+    if not rest.endswith("]") or not name:
+        raise SpecError(f"{where}: '{target}' is neither baseline nor <experiment>[<variant>]")
+    sibling = path.parent / f"{name}.yaml"
+    if not sibling.is_file():
+        raise SpecError(f"{where}: '{target}' names {sibling.name}, which is not beside {path.name}")
+    other = load_experiment(sibling)
+    if other.stage == "post_training":
+        raise SpecError(f"{where}: '{target}' is a post-training file; a target is a structural variant")
+    found = {v.id: v for v in other.variants}.get(rest[:-1])
+    if found is None:
+        raise SpecError(f"{where}: {sibling.name} has no variant '{rest[:-1]}' (it has {sorted(v.id for v in other.variants)})")
+    return copy.deepcopy(found.compression)

@@ -13,10 +13,29 @@ ZSTD_LEVEL = 3  # zstd's default: the level a user gets from `zstd FILE`
 
 
 def safetensors_file(model, path: Path) -> int:
-    """Write the model's weights to `path` with safetensors (shared tensors once); return its bytes."""
-    from safetensors.torch import save_model
+    """Write the model's weights to `path` with safetensors (shared tensors once); return its bytes.
 
-    save_model(model, str(path))
+    Weights quantized by torchao (tensor subclasses) are written as torchao's safetensors support
+    flattens them: their integer values, scales and zero points as plain tensors, the layout in
+    the file's metadata, which is how transformers saves a torchao-quantized model.
+    """
+    import torch
+    from safetensors.torch import save_file, save_model
+
+    state = model.state_dict()
+    if all(type(t) in (torch.Tensor, torch.nn.Parameter) for t in state.values()):
+        save_model(model, str(path))
+        return path.stat().st_size
+    from torchao.prototype.safetensors.safetensors_support import flatten_tensor_state_dict
+
+    unique, seen = {}, set()
+    for name, t in state.items():  # tied tensors once, as save_model does
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape)) if type(t) is torch.Tensor else name
+        if key not in seen:
+            seen.add(key)
+            unique[name] = t
+    tensors, metadata = flatten_tensor_state_dict(unique)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
     return path.stat().st_size
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from .metrics import NAMES as METRICS
-from .result import ModelResult, ReferenceResult, Result, VariantResult
+from .result import ModelResult, PostTrainingResult, ReferenceResult, Result, VariantResult
 from .result import from_dict as result_from_dict
 
 EXPERIMENT = "exaone-bench"
@@ -128,6 +128,10 @@ class Tracker:
             metrics.update(result.zero_shot)  # zero_shot_accuracy(_stderr), lm_eval.<task>.<metric>
         if isinstance(result, ModelResult):
             metrics["lm_loss_before_recovery"], metrics["base_lm_loss"] = result.lm_loss_before_recovery, result.base_lm_loss
+        if isinstance(result, PostTrainingResult):
+            params.update({f"post_training.{k}": v for k, v in flatten("", result.post_training, {}).items()})
+            params["post_training.target"] = result.target
+            metrics.update({f"source_{m}": result.source_metrics[m] for m in METRICS if m in result.source_metrics})
         if isinstance(result, VariantResult):
             params.update({f"compression.{k}": v for k, v in flatten("", result.compression, {}).items()})
             metrics.update({f"delta_{m}": result.deltas[m] for m in METRICS if m in result.deltas})
@@ -143,6 +147,10 @@ class Tracker:
         if isinstance(result, VariantResult):
             self._text_artifact(rid, "removed.yaml", yaml.safe_dump(result.removed, sort_keys=False, default_flow_style=None))
             variant = {"id": result.variant_id, "compression": result.compression, "expect": result.expect}
+            if isinstance(result, PostTrainingResult):
+                variant.update(target=result.target, post_training=result.post_training)
+                self._text_artifact(rid, "transform.yaml", yaml.safe_dump(result.transform, sort_keys=False,
+                                                                          default_flow_style=None))
             self._text_artifact(rid, "variant.yaml", yaml.safe_dump(variant, sort_keys=False))
         if isinstance(result, (ModelResult, ReferenceResult)) and result.training.get("loss_curves"):
             self._curve(rid, result.name, result.training["loss_curves"])
@@ -207,7 +215,8 @@ class Tracker:
         return result
 
     def read_session(self, parent_id: str | None = None) -> dict:
-        """Everything the report needs, from MLflow alone: setup, the baseline, comparison and variant records, failures."""
+        """Everything the report needs, from MLflow alone: setup, the baseline, comparison, variant and post-training
+        records, failures."""
         parent_id = parent_id or self.latest_parent()
         parent = self.client.get_run(parent_id)
         setup = json.loads(Path(self.client.download_artifacts(parent_id, "setup.json")).read_text())
@@ -215,7 +224,8 @@ class Tracker:
                                            max_results=10_000)
         doc = {"run_id": parent_id, "run_name": parent.info.run_name, "setup": setup,
                "setup_hash": parent.data.tags.get("setup_hash", ""),
-               "tags": dict(parent.data.tags), "baseline": None, "references": [], "variants": [], "failed": []}
+               "tags": dict(parent.data.tags), "baseline": None, "references": [], "variants": [], "post_training": [],
+               "failed": []}
         for run in children:
             stage = run.data.tags.get("experiment_stage")
             if run.info.status == "FAILED":
@@ -228,7 +238,10 @@ class Tracker:
                 doc["references"].append(result)
             elif stage in ("compression", "final"):
                 doc["variants"].append(result)
+            elif stage == "post_training":  # rows of their own: never candidates for the best compressed model
+                doc["post_training"].append(result)
         doc["variants"].sort(key=lambda r: r.name)
+        doc["post_training"].sort(key=lambda r: r.name)
         doc["references"].sort(key=lambda r: r.name)
         doc["failed"].sort(key=lambda r: r["name"] or "")
         return doc

@@ -153,3 +153,34 @@ def test_int4_group_must_divide_the_input_widths(classifier):
         apply(classifier, {"int4": {"group_size": 256}})
     with pytest.raises(SpecError, match="expected a power of two"):
         check({"int4": {"group_size": 48}}, "post_training")
+
+
+@pytest.mark.parametrize("spec", [{"int8": {}}, {"int4": {"group_size": 32}}])
+def test_a_quantized_model_is_written_as_torchao_flattens_it_and_reads_back(classifier, spec, tmp_path):
+    """safetensors of a quantized model: its integers, scales and zero points as plain tensors and the layout
+    in the metadata; smaller than the float file, and torchao rebuilds the same weights from it."""
+    from safetensors import safe_open
+    from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
+
+    from exaone_bench.storage import on_disk, safetensors_file
+
+    dense = on_disk(classifier)["safetensors_bytes"]
+    record = apply(classifier, spec)
+    path = tmp_path / "q.safetensors"
+    size = safetensors_file(classifier, path)
+    m = record["measured"]
+    assert size < dense - m["dense_bytes"] + m["in_memory_bytes"] + 40_000  # the integers, not the floats, plus header
+    with safe_open(str(path), "pt") as f:
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    state, rest = unflatten_tensor_state_dict(tensors, metadata)
+    assert not rest
+    name = "model.layers.0.mlp.down_proj.weight"
+    assert torch.equal(state[name].dequantize(), classifier.state_dict()[name].dequantize())
+
+
+def test_each_transform_says_what_it_measured(classifier):
+    from exaone_bench.post_training import kernel, words
+
+    assert words(apply(classifier, {"magnitude": {"sparsity": 0.5}})).startswith("50.0 % of decoder weights zero")
+    assert words(apply(classifier, {"int8": {}})) == "int8 weights (8 bits measured), one scale per row"
+    assert kernel({"int8": {}}) and kernel({"int4": {"group_size": 32}}) and kernel({"wanda": {"sparsity": 0.5}}) is None

@@ -240,6 +240,67 @@ def test_bad_variant_spec_fails_at_collection_with_file_variant_and_key(suite):
     out.stdout.fnmatch_lines(["*1 test collected, 2 errors*"])
 
 
+def test_bad_post_training_files_fail_at_collection_naming_file_and_key(suite):
+    """A target that names no variant, an unknown transform, and YAML's `on:` (read as true) are collection errors."""
+    suite.makefile(".yaml", **{
+        "experiments/post_training": POST.replace('"drop_layers[last1]"', '"drop_layers[nope]"'),
+        "experiments/quantize": POST.replace("int8: {}", "int3: {}").replace("stage: post_training\n", "stage: post_training\n"),
+        "experiments/sparsify": POST.replace("targets:", "on:")})
+    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out.stdout.re_match_lines([
+        r".*post_training\.yaml\.targets: drop_layers\.yaml has no variant 'nope' \(it has \['impossible', 'last1'\]\)",
+        r".*quantize\.yaml\[int8\]\.post_training: unknown transform 'int3'; choose one of \[.*'int4', 'int8'.*\]",
+        r".*sparsify\.yaml: `on:` reads as true in YAML; name the fine-tuned models under `targets:`"])
+
+
+POST = """
+strategy: post_training
+stage: post_training
+hypothesis: Storing the micro model's weights in int8, or zeroing half of them, costs nothing.
+targets: [baseline, "drop_layers[last1]"]
+expect:
+  accuracy: {min_delta: -1.0}
+variants:
+  - id: int8
+    post_training: {int8: {}}
+  - id: wanda
+    post_training: {wanda: {sparsity: 0.5}}
+"""
+
+
+def test_post_training_rows_transform_the_kept_classifiers(suite, data_root):
+    """Each transform x target is an item; it is applied to the very classifiers the baseline and the structural
+    variant were fine-tuned into (their untransformed metrics are equal), records what it measured, gets bytes
+    and latency like every row (a sparse row times as its dense architecture, int8 as its own kernel) and
+    a section, a chart and a lever sentence in the report rendered from MLflow."""
+    suite.makefile(".yaml", **{"experiments/post_training": POST})
+    out = suite.runpytest_subprocess("experiments", "-k", "last1 or post_training", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=5)
+    doc = results(suite)
+    base, variant = doc["baseline"], {r["name"]: r for r in doc["variants"]}["drop_layers[last1]"]
+    rows = {r["name"]: r for r in doc["post_training"]}
+    assert sorted(rows) == ["post_training[int8@baseline]", "post_training[int8@last1]", "post_training[wanda@baseline]",
+                            "post_training[wanda@last1]"]
+    for name, source in (("int8@baseline", base), ("wanda@last1", variant)):
+        row = rows[f"post_training[{name}]"]
+        assert {m: row["source_metrics"][m] for m in ("accuracy", "precision")} == \
+            {m: source["metrics"][m] for m in ("accuracy", "precision")}
+    int8, wanda = rows["post_training[int8@baseline]"], rows["post_training[wanda@baseline]"]
+    assert int8["transform"]["measured"]["bits"] == 8 and "cast to float" in int8["transform"]["kernel"]
+    assert wanda["transform"]["measured"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    assert wanda["params"]["safetensors_bytes"] == base["params"]["safetensors_bytes"] > int8["params"]["safetensors_bytes"]
+    assert wanda["params"]["zstd_bytes"] < base["params"]["zstd_bytes"]
+    assert int8["params"]["packed_bytes"] == int8["params"]["safetensors_bytes"]  # int8 is already packed
+    assert wanda["params"]["inference_latency_ms"] == base["params"]["inference_latency_ms"]  # the same dense model
+    assert int8["params"]["inference_latency_ms"] != base["params"]["inference_latency_ms"]
+    assert rows["post_training[int8@last1]"]["removed"] == variant["removed"]
+    readme = (suite.path / "reports" / "latest" / "README.md").read_text()
+    assert "## Post-training transforms" in readme and "| int8@baseline " in readme
+    assert "runs torchao Int8Tensor weight-only" in readme and "Smallest file within the rule:" in readme
+    assert "GGUF: not offered for this model: `exaone4`" in readme
+    assert (suite.path / "reports" / "latest" / "accuracy_vs_bytes.png").stat().st_size > 0
+
+
 def test_bad_setup_is_a_usage_error(pytester, micro_reference):
     pytester.makefile(".yaml", **{"experiments/setup": "model: x\ntraining: {steps: -3}\n", "experiments/drop_layers": DROP})
     out = pytester.runpytest_subprocess("experiments", "--collect-only")

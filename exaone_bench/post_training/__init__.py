@@ -8,6 +8,7 @@ module of this package that reads top to bottom like a strategy:
     NAME   = "magnitude"                  # the key of a `post_training:` block
     check(spec, where) -> spec            # validate and normalise the spec alone; raise SpecError
     apply(model, spec, calib) -> record   # change the target weights in place; plain data back
+    words(record) -> str                  # what it did, for the report, from the measured record
 
 Targets are the decoder layers' linear maps (scope.py). Every record states what was measured from the tensors after
 the transform (achieved sparsity, bit-width, packed bytes), never only what was asked for.
@@ -46,4 +47,19 @@ def apply(model, spec: dict, calib=None, where: str = "post_training") -> dict:
     return {"transform": name, "spec": body, **TRANSFORMS[name].apply(model, body, calib)}
 
 
-__all__ = ["TRANSFORMS", "apply", "check", "targets"]
+def words(record: dict) -> str:
+    """What a transform did, in its module's words, from its record."""
+    return TRANSFORMS[record["transform"]].words(record)
+
+
+def kernel(spec: dict) -> str | None:
+    """The kernel a transform's forward runs instead of the dense one (quantization), or None.
+
+    Sparsity keeps dense storage: its forward is the dense model's, so its latency is the dense
+    architecture's; a quantized forward is a different kernel and is timed as one.
+    """
+    (name, _), = spec.items()
+    return getattr(TRANSFORMS[name], "KERNEL", None)
+
+
+__all__ = ["TRANSFORMS", "apply", "check", "kernel", "targets", "words"]

@@ -34,3 +34,8 @@ def apply(model, spec: dict, calib=None) -> dict:
         raise SpecError(f"int4.group_size: {spec['group_size']} does not divide the input widths {uneven}")
     config = IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(spec["group_size"]))
     return quantization.quantize(model, config, KERNEL)
+
+
+def words(record: dict) -> str:
+    m = record["measured"]
+    return f"int4 weights ({m['bits']} bits measured), groups of {m['group_size']}"

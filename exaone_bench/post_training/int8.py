@@ -17,3 +17,8 @@ def apply(model, spec: dict, calib=None) -> dict:
     from torchao.quantization import Int8WeightOnlyConfig
 
     return quantization.quantize(model, Int8WeightOnlyConfig(), KERNEL)
+
+
+def words(record: dict) -> str:
+    m = record["measured"]
+    return f"int8 weights ({m['bits']} bits measured), one scale per row"

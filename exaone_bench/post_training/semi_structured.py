@@ -36,3 +36,8 @@ def apply(model, spec: dict, calib=None) -> dict:
         masks[name] = pruning.keep_n_of_m(scores, spec["n"], spec["m"])
     out = pruning.prune(modules, masks)
     return {"modules": sorted(modules), "measured": out}
+
+
+def words(record: dict) -> str:
+    s = record["spec"]
+    return f"{s['n']}:{s['m']} by {s['by']}, {100 * record['measured']['sparsity']:.1f} % of decoder weights zero"

@@ -23,3 +23,7 @@ def apply(model, spec: dict, calib=None) -> dict:
     masks = {name: pruning.keep_top(m.weight.detach().abs().float() * norms[name].to(m.weight.device), spec["sparsity"], "row")
              for name, m in modules.items()}
     return {"modules": sorted(modules), "measured": pruning.prune(modules, masks)}
+
+
+def words(record: dict) -> str:
+    return f"{100 * record['measured']['sparsity']:.1f} % of decoder weights zero (smallest |W|·‖X‖ per row)"

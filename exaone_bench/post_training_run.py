@@ -1,0 +1,121 @@
+"""The pipeline of one post-training item: a transform applied to fine-tuned classifiers, then evaluated, no retraining.
+
+The target (the baseline, or a structural variant built by the same cut as its own item) is
+fine-tuned once per seed under the fixed setup and kept with its weights (`Runner.kept`); each
+seed's classifier is then transformed (post_training/) and scored on the test split. Deltas, CIs
+and the verdict compare every seed's classifier after the transform with the same classifier
+before it, so the row answers "what does this transform cost this model", not "what does the
+cut cost". The transformed causal LM (before fine-tuning) gets the same training-free measures as
+a structural variant: held-out LM loss and zero-shot accuracy.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import post_training
+from .compress import calibration_for
+from .evaluate import classification_metrics, delta_ci, flops_per_token, level_ci, summarize
+from .metrics import NAMES
+from .models.variants import apply
+from .result import DeltaInterval, Interval, PostTrainingResult
+from .seeds import model_fingerprint
+from .spec import Experiment, Variant
+from .storage import on_disk
+from .train import classifier_from, encode, predict
+from .verdict import judge
+
+
+def run(runner, experiment: Experiment, variant: Variant) -> PostTrainingResult:
+    s, name = runner.setup, f"{experiment.name}[{variant.id}]"
+    t0, started = time.perf_counter(), time.time()
+    base = runner.baseline() if s.training.recovery == "distill" and variant.compression else None
+    if base is None:
+        runner.baselines.start_seeds()
+    torch.set_num_threads(runner.threads())
+    t_load = time.perf_counter()
+    causal_lm, tokenizer, _ = runner.load_base()
+    c = s.calibration
+    removed = []
+    if variant.compression:  # the structural target, cut exactly as its own item cuts it
+        calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=runner.texts["train"])
+        removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
+                        where=f"{Path(experiment.path).name}[{variant.id}].targets: {variant.target}")
+        tokenizer = calib.tokenizer
+    # scores of the transform (Wanda's input norms) on blocks of the target's own vocabulary
+    calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=runner.texts["train"])
+    t_compress = time.perf_counter() - t_load
+    fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
+    parts = runner.kept(causal_lm, tokenizer, fingerprint, name, base)
+
+    # the training-free measures, on the transformed causal LM (as a structural variant gets them)
+    source_lm_loss = runner.lm_loss(causal_lm, tokenizer)
+    lm = copy.deepcopy(causal_lm)
+    post_training.apply(lm, copy.deepcopy(variant.post_training), calib, f"{name}.post_training")
+    lm_loss, zero_shot = runner.lm_loss(lm, tokenizer), runner.zero_shot(lm, tokenizer)
+    del lm
+
+    test = encode(tokenizer, runner.texts["test"], runner.labels["test"], s.training.max_length)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    per_seed, preds, record, cost = [], [], {}, {}
+    for part in parts:
+        model = runner.kept_classifier(causal_lm, part, pad)
+        rec = post_training.apply(model, copy.deepcopy(variant.post_training), calib, f"{name}.post_training")
+        logits = predict(model, test, pad, s.evaluation.batch_size, s.dtype)
+        per_seed.append(classification_metrics(runner.labels["test"], logits))
+        preds.append(logits.argmax(1))
+        if part["seed"] == 0:
+            record, cost = rec, stored_bytes(model, rec)
+            cost["flops_per_token"] = flops_per_token(model.config, s.evaluation.latency.seq_len)
+        del model
+        gc.collect()
+    metrics, preds = summarize(per_seed), np.stack(preds)
+    source = summarize([p["metrics"] for p in parts])
+    source_preds = np.stack([p["preds"] for p in parts])
+    ci = delta_ci(runner.labels["test"], preds, source_preds, s.evaluation.bootstrap, s.evaluation.confidence)
+    verdict, message = judge(name, variant, metrics, source, ci, against=variant.target)
+    base = base or runner.baseline()
+    params = {**runner.shape(causal_lm), **cost}
+    result = PostTrainingResult(
+        name=name, experiment=experiment.name, variant_id=variant.id, hypothesis=experiment.hypothesis,
+        motivation=experiment.motivation, description=variant.description, compression=variant.compression,
+        removed=removed, expect={m: e.describe(variant.target) for m, e in variant.expect.items()},
+        target=variant.target, post_training=variant.post_training, transform=record, source_metrics=source,
+        params=params, metrics=metrics, per_seed=per_seed, deltas={m: metrics[m] - source[m] for m in NAMES},
+        ci={m: DeltaInterval(**x) for m, x in ci.items()}, verdict=verdict, message=message,
+        level_ci={m: Interval(**x) for m, x in level_ci(runner.labels["test"], preds, s.evaluation.bootstrap,
+                                                         s.evaluation.confidence).items()},
+        lm_loss_before_recovery=lm_loss, base_lm_loss=source_lm_loss, zero_shot=zero_shot,
+        delta_params_pct=100.0 * (params["total_parameters"] / base.params["total_parameters"] - 1),
+        config=causal_lm.config.to_dict(), flop_ratio=params["flops_per_token"] / base.params["flops_per_token"],
+        training={"seconds": 0.0, "kept_by": sorted({p.get("built_by") or "" for p in parts})},
+        setup_hash=s.hash, model_fingerprint=fingerprint or "",
+        seconds={"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
+        worker={"pid": os.getpid(), "started": started, "finished": time.time()})
+    del causal_lm
+    gc.collect()
+    return result
+
+
+def stored_bytes(model, record: dict) -> dict:
+    """Bytes on disk of a transformed classifier, measured as for every row; quantized rows also packed.
+
+    Packed: the same file with the stored integers at their measured bit-width (two int4 values
+    per byte) instead of the int8 torchao holds them in on a CPU.
+    """
+    size = on_disk(model)
+    out = {"model_size_mb": size["safetensors_bytes"] / 1e6, "safetensors_bytes": size["safetensors_bytes"],
+           "zstd_bytes": size["zstd_bytes"]}
+    m = record.get("measured", {})
+    if "packed_bytes" in m:
+        out["packed_bytes"] = size["safetensors_bytes"] - m["in_memory_bytes"] + m["packed_bytes"]
+    return out
+
+
+__all__ = ["run", "stored_bytes"]
