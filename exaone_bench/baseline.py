@@ -79,7 +79,7 @@ class BaselineCache:
         if not loaded:
             causal_lm, tokenizer, _ = self.runner.load_base()
             loaded.update(causal_lm=causal_lm, tokenizer=tokenizer, enc=self.runner.encoded(tokenizer))
-        part = self.runner.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed)
+        part = self.runner.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed, name="baseline")
         part["build_seconds"], part["built_by"] = round(time.perf_counter() - t0, 1), "baseline"
         write_part(d, part)
 

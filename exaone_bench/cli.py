@@ -109,10 +109,17 @@ def cmd_report(args) -> int:
     from .tracking import Tracker, tracking_uri
 
     tracker = Tracker(tracking_uri(None, Path.cwd()))
-    doc = tracker.read_session(args.run)
-    stamp = doc["run_name"].replace("session ", "") if doc["run_name"] else doc["run_id"]
+    if args.setup_hash:
+        doc = tracker.read_merged(args.setup_hash)
+        stamp = f"merged-{args.setup_hash}"
+        what = f"{len(doc['shards'])} session(s) of setup {args.setup_hash}"
+    else:
+        doc = tracker.read_session(args.run)
+        stamp = doc["run_name"].replace("session ", "") if doc["run_name"] else doc["run_id"]
+        what = f"MLflow run {doc['run_id']}"
     run_dir = publish(doc, Path(args.out), stamp)
-    print(f"report for MLflow run {doc['run_id']} ({len(doc['variants'])} variants) written to {run_dir / 'README.md'}")
+    print(f"report for {what} ({len(doc['variants'])} variants, {len(doc['post_training'])} post-training rows) "
+          f"written to {run_dir / 'README.md'}")
     return 0
 
 
@@ -165,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_gguf)
 
     p = sub.add_parser("report", help="regenerate the markdown report from MLflow alone")
-    p.add_argument("--run", default=None, help="parent (session) run id; default: the latest session")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", default=None, help="parent (session) run id; default: the latest session")
+    which.add_argument("--setup-hash", default=None,
+                       help="merge every session of this setup hash (the shards of a split suite) into one report")
     p.add_argument("--out", default="reports", help="reports directory (writes <stamp>/ and latest/)")
     p.set_defaults(func=cmd_report)
     return parser

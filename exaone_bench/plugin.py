@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from . import devices
 from .models.variants import STRATEGIES
 from .result import from_dict
 from .schedule import longest_first, read_durations
@@ -24,6 +26,7 @@ RESULT = "exaone_bench_result"
 VARIANT = "exaone_bench_variant"
 STAGE = "exaone_bench_stage"
 RUN_ID = "exaone_bench_run_id"
+GPU = "exaone_bench_gpu"  # the CUDA_VISIBLE_DEVICES entry of one worker (devices.py)
 
 
 def pytest_addoption(parser):
@@ -34,6 +37,8 @@ def pytest_addoption(parser):
     group.addoption("--dtype", default=None, choices=("float32", "bfloat16"), help="override the setup's dtype")
     group.addoption("--quick", action="store_true", help="one seed instead of the setup's seeds")
     group.addoption("--bench-progress", action="store_true", help="show fine-tune progress bars")
+    group.addoption("--bench-progress-every", type=float, default=None, metavar="SECONDS",
+                    help="print where every worker is this often (default 10 on a terminal, 60 otherwise; 0: never)")
 
 
 def _setup_path(config) -> Path | None:
@@ -45,6 +50,8 @@ def _setup_path(config) -> Path | None:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end tests that take minutes")
+    # library noise stays out of the user's terminal: MLflow's sqlalchemy deprecation (its INFO lines: tracking.py)
+    config.addinivalue_line("filterwarnings", "ignore:The ``noload`` loader strategy:DeprecationWarning")
     config.addinivalue_line("markers", "final: the combined experiment (experiments/final.yaml)")
     config.addinivalue_line("markers", "compression: a single-factor experiment")
     config.addinivalue_line("markers", "post_training: a transform of fine-tuned models (experiments/post_training.yaml)")
@@ -53,6 +60,9 @@ def pytest_configure(config):
     path = _setup_path(config)
     if path is None:
         return
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and worker.get(GPU) is not None:  # before anything initialises CUDA
+        os.environ[devices.ENV] = worker[GPU]
     try:
         setup = load_setup(path, model=config.getoption("--model"), device=config.getoption("--device"),
                            dtype=config.getoption("--dtype"))
@@ -60,8 +70,18 @@ def pytest_configure(config):
         raise pytest.UsageError(str(e)) from e
     if config.getoption("--quick"):
         setup.training.seeds = 1
-    worker = getattr(config, "workerinput", None)
+    gpus = None
+    if worker is None:  # every location the setup names, and a GPU per worker, checked once before anything runs
+        from .preflight import check
+
+        workers = getattr(config.option, "numprocesses", None)
+        try:
+            check(setup, Path(config.rootpath))
+            gpus = devices.plan(setup.device, workers if isinstance(workers, int) else 0)
+        except SpecError as e:
+            raise pytest.UsageError(str(e)) from e
     bench = BenchSession(setup, Path(config.rootpath), worker is not None, config.getoption("--bench-progress"))
+    bench.gpus = gpus
     if worker is not None:
         bench.run_id = worker.get(RUN_ID, bench.run_id)  # absent: the worker shares nothing
     config.stash[session_key] = bench
@@ -70,9 +90,12 @@ def pytest_configure(config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """xdist, at the controller: every worker gets the controller's run id (their shared scratch)."""
+    """xdist, at the controller: every worker gets the controller's run id (their shared scratch) and its GPU."""
     if session_key in node.config.stash:
-        node.workerinput[RUN_ID] = node.config.stash[session_key].run_id
+        bench = node.config.stash[session_key]
+        node.workerinput[RUN_ID] = bench.run_id
+        if bench.gpus:
+            node.workerinput[GPU] = bench.gpus[devices.worker_index(node.gateway.id)]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -130,7 +153,7 @@ class VariantItem(pytest.Item):
     def runtest(self):
         session = self.config.stash[session_key]
         try:
-            result = session.run_variant(self.experiment, self.variant)
+            result = session.run_variant(self.experiment, self.variant, self.nodeid)
         except NotApplicable as e:  # the base config was unknown at collection (e.g. a hub id fetched now)
             pytest.skip(f"{self.name} does not apply to this model ({e})")
         self.user_properties.append((RESULT, json.dumps(result.to_dict(), default=str)))
@@ -154,10 +177,31 @@ class ResultHooks:
         self.bench = bench
         self.readme = None
 
+    def _start_progress(self, config, nodeids) -> None:
+        every = config.getoption("--bench-progress-every")
+        if every is None:
+            every = 10.0 if sys.stdout.isatty() else 60.0
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        workers = getattr(config.option, "numprocesses", None)
+        if reporter is not None and nodeids:
+            self.bench.start_progress(nodeids, reporter.write_line, workers if isinstance(workers, int) and workers else 1, every)
+
+    def pytest_collection_finish(self, session):
+        """-n 0: the live lines start once the items are known (an xdist controller collects nothing)."""
+        if not self.bench.is_worker:
+            self._start_progress(session.config, [i.nodeid for i in session.items if isinstance(i, VariantItem)])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        """xdist, at the controller: the first worker's collection starts the live lines."""
+        self._start_progress(node.config, [i for i in ids if ".yaml::" in i])
+
     def pytest_runtest_logreport(self, report):
         """On xdist, reports from every worker arrive here, at the controller: log them at once."""
         if self.bench.is_worker:
             return
+        if report.when == "teardown":
+            self.bench.item_finished(report.nodeid)
         props = dict(report.user_properties)
         if VARIANT not in props:
             return
@@ -171,6 +215,7 @@ class ResultHooks:
 
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.bench.is_worker:
+            self.bench.stop_progress()
             try:
                 self.readme = self.bench.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
             finally:

@@ -252,11 +252,19 @@ def render(doc: dict, out: Path) -> Path:
              f"Model `{setup['model']}`; data `{setup['data']['source']}` (split seed {setup['data']['seed']}); "
              f"fine-tune {t['steps']} steps x batch {t['batch_size']}, lr {t['lr']}, {t['schedule']}, "
              f"recovery `{t['recovery']}`, {t['seeds']} seeds. Setup hash `{doc.get('setup_hash', '')}`; "
-             f"MLflow run `{doc.get('run_id', '')}`.", "",
+             + (f"merged from {len(doc['shards'])} sessions (shards) `{'`, `'.join(doc['shards'])}`." if doc.get("shards")
+                else f"MLflow run `{doc.get('run_id', '')}`."), "",
              f"Latency: median of {lat['repeats']} batch-{lat['batch_size']} forwards of {lat['seq_len']} tokens "
              f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant "
              "with nothing else running, the models' forwards interleaved so that a slow spell of the machine "
-             "falls on all of them alike.", "", "## Baseline and floors", ""]
+             "falls on all of them alike.", ""]
+    if len(doc.get("shards", [])) > 1:
+        lines += ["Merged shards: each shard measured the latency of its own rows on its own machine at its end, "
+                  "so latencies compare within a shard, not across shards.", ""]
+    if doc.get("tags", {}).get("incomplete"):
+        lines += [f"**Incomplete: the run was {doc['tags']['incomplete']}.** The rows below are the items that finished "
+                  f"({len(doc['variants']) + len(doc.get('post_training', []))} of them); the rest did not run to the end.", ""]
+    lines += ["## Baseline and floors", ""]
     def ci(row):
         c = row.level_ci.get("accuracy")
         return f"[{c.ci_low:.3f}, {c.ci_high:.3f}]" if c else ""

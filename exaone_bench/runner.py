@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import zero_shot
+from . import lora, zero_shot
 from .baseline import BaselineCache
 from .compress import calibration_for
 from .data import DataSpec, load_split
@@ -45,6 +45,7 @@ class Runner:
     def __init__(self, setup: Setup, progress: bool = False, run_dir: Path | None = None):
         # run_dir: this run's scratch space shared by its workers (None: variants share nothing)
         self.setup, self.progress, self.run_dir = setup, progress, run_dir
+        self.live = None  # progress.WorkerProgress of this process, set by the session: the live lines
         self.data_spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
         split = load_split(self.data_spec)
         self.texts = {name: list(split[name]["text"]) for name in split}
@@ -77,12 +78,14 @@ class Runner:
         splits = ("train", "validation", "test") if s.training.eval_every else ("train", "test")
         return {n: encode(tokenizer, self.texts[n], self.labels[n], s.training.max_length) for n in splits}
 
-    def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None, keep: bool = False) -> dict:
+    def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None, keep: bool = False,
+                 name: str = "") -> dict:
         """Fine-tune one classifier with `seed` on the train split and evaluate it on test.
 
         Seed 0 also measures the size, bytes on disk and FLOPs of the trained classifier. Latency is
         not measured here: another worker may be training beside it (see `latency`). `keep`: the
         part also holds the classifier's weights (`state`), for what is applied after training.
+        `name`: the model being trained, for the live progress lines.
         """
         s = self.setup
         torch.set_num_threads(self.threads())
@@ -90,12 +93,23 @@ class Runner:
         model = classifier_from(causal_lm, self.num_labels, seed, pad)
         if s.training.gradient_checkpointing:
             model.gradient_checkpointing_enable()
+        lora_model, trained = None, model
+        if s.training.recovery == "lora":  # adapters on the decoder's linear maps; merged before anything is measured
+            lora_model, trained = lora.wrap(model, s.training.lora)
         validation = enc.get("validation")
-        result = train(model, enc["train"], s.training, seed, pad, teacher_logits, validation, self.progress, s.dtype)
+        if self.live is not None:
+            self.live.seed(name, seed, s.training.seeds, s.training.steps)
+        state = lora.training_state(trained)
+        with lora.cuda_peak(trained.device) as peak:
+            result = train(trained, enc["train"], s.training, seed, pad, teacher_logits, validation, self.progress, s.dtype,
+                           on_step=self.live.step if self.live is not None else None)
+        if lora_model is not None:
+            model = lora.merged(lora_model)
         test_logits = predict(model, enc["test"], pad, s.evaluation.batch_size, s.dtype)
         part = {"seed": seed, "metrics": classification_metrics(self.labels["test"], test_logits),
                 "preds": test_logits.argmax(1), "curve": [round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]],
-                "seconds": result.seconds, "tokens_per_second": result.tokens_per_second}
+                "seconds": result.seconds, "tokens_per_second": result.tokens_per_second,
+                "memory": {**state, **peak, "peak_rss_mb": memory_mb()["peak_rss_mb"]}}
         if s.training.recovery == "distill" and teacher_logits is None:  # a baseline seed: it teaches
             part["train_logits"] = predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype)
         if seed == 0:
@@ -103,7 +117,7 @@ class Runner:
                             "flops_per_token": flops_per_token(model.config, s.evaluation.latency.seq_len)}
         if keep:
             part["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        del model
+        del model, trained, lora_model
         gc.collect()
         return part
 
@@ -114,6 +128,7 @@ class Runner:
         out = {"metrics": summarize([p["metrics"] for p in parts]), "per_seed": [p["metrics"] for p in parts],
                "preds": np.stack([p["preds"] for p in parts]), "cost": parts[0]["cost"],
                "training": {"seconds": round(sum(p["seconds"] for p in parts), 2),
+                            "memory": [p.get("memory") for p in parts],
                             "tokens_per_second": round(float(np.mean([p["tokens_per_second"] for p in parts])), 1),
                             "loss_curves": [p["curve"] for p in parts],
                             "built_by": [p.get("built_by") for p in parts]}}
@@ -135,7 +150,7 @@ class Runner:
         def fit(seed: int) -> dict:
             if not enc:
                 enc.update(self.encoded(tokenizer))
-            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed])
+            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], name=name)
             return {**part, "built_by": name}
 
         seeds = list(range(self.setup.training.seeds))
@@ -159,7 +174,8 @@ class Runner:
         def fit(seed: int) -> dict:
             if not enc:
                 enc.update(self.encoded(tokenizer))
-            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=True)
+            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=True,
+                                 name=f"{name} (kept)")
             return {**part, "built_by": name}
 
         seeds = list(range(self.setup.training.seeds))

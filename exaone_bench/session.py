@@ -13,10 +13,11 @@ from .cache import atomic_write_text
 from .paths import data_dir
 from .report import publish
 from .result import BaselineResult, FloorResult, PostTrainingResult, ReferenceResult, VariantResult
-from .schedule import record_durations
+from .schedule import read_durations, record_durations
 from .spec import Setup
 
 STALE_RUN_SECONDS = 24 * 3600  # scratch of a run killed before its end is removed by a later run
+INCOMPLETE = "incomplete"  # the parent run's tag when the run was interrupted (the report says so)
 
 
 @dataclass
@@ -44,6 +45,8 @@ class BenchSession:
     _writer: object = None  # the one thread that writes to MLflow (see `_write`)
     _writes: list = field(default_factory=list)
     latency_seconds: float | None = None  # the last stage before the report: a benchmark prints it
+    gpus: list[str] | None = None  # at the controller: each xdist worker's GPU (devices.plan), or None
+    _display: object = None  # at the controller: progress.LiveDisplay
 
     def base_config(self):
         """The base model's config for checking specs at collection; None until the model is on disk."""
@@ -66,12 +69,43 @@ class BenchSession:
         """Scratch space this run's workers share (seeds of identical models); removed at the end."""
         return data_dir() / "cache" / "runs" / self.run_id
 
-    def run_variant(self, experiment, variant) -> VariantResult:
-        return self.runner.run_variant(experiment, variant)
+    def run_variant(self, experiment, variant, nodeid: str = "") -> VariantResult:
+        """Run one item; this process's progress file says which, and where it is, meanwhile."""
+        from .progress import WorkerProgress, worker_name
+
+        runner = self.runner
+        if runner.live is None:
+            runner.live = WorkerProgress(self.run_dir, worker_name())
+        runner.live.item(nodeid, f"{experiment.name}[{variant.id}]")
+        try:
+            return runner.run_variant(experiment, variant)
+        finally:
+            runner.live.idle()
+
+    # -- live progress (controller) ------------------------------------------------------------
+    def start_progress(self, nodeids: list[str], write_line, workers: int, interval: float) -> None:
+        """Print where every worker is every `interval` seconds (progress.py), from the first collection on."""
+        if interval <= 0:
+            return
+        if self._display is None:
+            from .progress import LiveDisplay
+
+            shipped = Path(self.setup.path).parent / "durations.json" if self.setup.path else None
+            self._display = LiveDisplay(self.run_dir, read_durations(shipped), workers, write_line, interval)
+        self._display.start(nodeids)
+
+    def item_finished(self, nodeid: str) -> None:
+        if self._display is not None:
+            self._display.finished(nodeid)
+
+    def stop_progress(self) -> None:
+        if self._display is not None:
+            self._display.stop()
 
     @property
     def stamp(self) -> str:
-        return time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started))
+        """When the run started, and its id: two runs started in the same second get their own report directory."""
+        return time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started)) + f"-{self.run_id[:6]}"
 
     @property
     def reports_dir(self) -> Path:
@@ -150,7 +184,9 @@ class BenchSession:
             references = [reference_row(self.runner, entry) for entry in self.setup.compare]
             for row in references:
                 self.tracker.log_result(row, self._tags)
-            self.write_results(baseline, references)
+            if interrupted:  # the report says so: its rows are the items that finished
+                self.tracker.client.set_tag(self.tracker.parent_id, INCOMPLETE, "interrupted")
+            self.write_results(baseline, references, interrupted)
             readme = self.write_report()
         except BaseException:
             if self._tracker is not None:
@@ -171,12 +207,12 @@ class BenchSession:
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
 
-    def write_results(self, baseline: BaselineResult, references: list[ReferenceResult]) -> Path:
+    def write_results(self, baseline: BaselineResult, references: list[ReferenceResult], interrupted: bool = False) -> Path:
         """reports/latest/results.json: the setup, the baseline with its floors, the comparison models, every variant
         and post-training row."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
-               "latency_seconds": self.latency_seconds,
+               "latency_seconds": self.latency_seconds, "incomplete": interrupted,
                "baseline": baseline.to_dict(), "references": [r.to_dict() for r in references],
                "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage != "post_training"],
                "post_training": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage == "post_training"],

@@ -83,6 +83,27 @@ class DataSetup:
 
 
 @dataclasses.dataclass
+class LoraSetup:
+    """`recovery: lora`: rank-r adapters on these decoder linear maps (peft), the score head trained in full."""
+
+    rank: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.0
+    target_modules: list = dataclasses.field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+
+    def check(self, where):
+        positive(self.rank, f"{where}.rank")
+        positive(float(self.alpha), f"{where}.alpha", float)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise SpecError(f"{where}.dropout: expected a value in [0, 1), got {self.dropout!r}")
+        names = self.target_modules
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            raise SpecError(f"{where}.target_modules: expected a non-empty list of module names, got {names!r}")
+        self.alpha, self.dropout = float(self.alpha), float(self.dropout)
+
+
+@dataclasses.dataclass
 class TrainingSetup:
     """The one fixed fine-tune every variant and the baseline get."""
 
@@ -95,12 +116,13 @@ class TrainingSetup:
     max_length: int = 64
     length_bucket: int = 32          # batches per length-sorted window: wider pads less (train.batch_order)
     seeds: int = 3                   # every model trains once per seed 0..seeds-1
-    recovery: str = "finetune"       # finetune | distill (KL to the baseline's logits)
+    recovery: str = "finetune"       # finetune | distill (KL to the baseline's logits) | lora (peft adapters, merged)
     distill_alpha: float = 0.5       # weight of the label loss; 1 - alpha on the KL term
     distill_temperature: float = 2.0
     eval_every: int = 0              # >0: validation accuracy every N steps, keep the best
     threads: int = 1                 # torch threads, fixed so that -n 0 and -n 2 agree; 0: torch's default
     gradient_checkpointing: bool = False  # trade compute for activation memory on large models
+    lora: LoraSetup = dataclasses.field(default_factory=LoraSetup, metadata={"schema": LoraSetup})
 
     def check(self, where):
         for key in ("steps", "batch_size", "max_length", "length_bucket", "seeds"):
@@ -108,8 +130,8 @@ class TrainingSetup:
         positive(float(self.lr), f"{where}.lr", float)
         if self.schedule not in ("cosine", "linear", "constant"):
             raise SpecError(f"{where}.schedule: '{self.schedule}' is not one of cosine, linear, constant")
-        if self.recovery not in ("finetune", "distill"):
-            raise SpecError(f"{where}.recovery: '{self.recovery}' is not one of finetune, distill")
+        if self.recovery not in ("finetune", "distill", "lora"):
+            raise SpecError(f"{where}.recovery: '{self.recovery}' is not one of finetune, distill, lora")
         as_int(self.warmup_steps, f"{where}.warmup_steps", 0, self.steps)
         as_int(self.eval_every, f"{where}.eval_every", 0, self.steps)
         as_int(self.threads, f"{where}.threads", 0, 256)
@@ -281,6 +303,8 @@ class Setup:
         """
         key = {**self.as_dict(), "loop": LOOP_VERSION}
         key.pop("compare")
+        if self.training.recovery != "lora":  # the adapters' settings change nothing another recovery trains
+            key["training"].pop("lora")
         return key
 
     @property

@@ -51,7 +51,15 @@ class Tracker:
     """A session's MLflow parent run and the child runs under it."""
 
     def __init__(self, uri: str, experiment: str = EXPERIMENT):
+        import logging
+
         from mlflow.tracking import MlflowClient
+
+        # MLflow's INFO lines (creating tables, migrations) and its artifact download bars are not the
+        # user's business; warnings still show
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
         # the client only: mlflow.set_tracking_uri would also export MLFLOW_TRACKING_URI to every
         # later subprocess of this one (a test's suite runs would log into another test's store)
@@ -204,6 +212,29 @@ class Tracker:
         if not runs:
             raise ValueError(f"no exaone-bench session runs in {self.uri}")
         return runs[0].info.run_id
+
+    def sessions(self, setup_hash: str) -> list[str]:
+        """Every session (parent) run of one setup hash, oldest first: the shards of a suite split over machines."""
+        runs = self.client.search_runs([self.experiment_id], f"tags.experiment_stage = 'session' and "
+                                       f"tags.setup_hash = '{setup_hash}'", order_by=["attributes.start_time ASC"],
+                                       max_results=10_000)
+        if not runs:
+            raise ValueError(f"no exaone-bench session runs with setup hash {setup_hash} in {self.uri}")
+        return [r.info.run_id for r in runs]
+
+    def read_merged(self, setup_hash: str) -> dict:
+        """One document from every session of `setup_hash` (each shard's runs): a row logged by several
+        sessions is taken from the latest; the baseline, trained once per setup hash, is the latest's."""
+        docs = [self.read_session(rid) for rid in self.sessions(setup_hash)]
+        merged = {**docs[-1], "run_id": ",".join(d["run_id"] for d in docs), "shards": [d["run_id"] for d in docs]}
+        for key in ("references", "variants", "post_training"):
+            rows = {r.name: r for d in docs for r in d[key]}
+            merged[key] = sorted(rows.values(), key=lambda r: r.name)
+        done = {r.name for key in ("variants", "post_training") for r in merged[key]}
+        failed = {f["name"]: f for d in docs for f in d["failed"] if f["name"] not in done}
+        merged["failed"] = sorted(failed.values(), key=lambda f: f["name"] or "")
+        merged["baseline"] = next(d["baseline"] for d in reversed(docs) if d["baseline"] is not None)
+        return merged
 
     def read_result(self, run_id: str) -> Result:
         """One child run's record as logged (metrics.json), with its latency step when it has one."""

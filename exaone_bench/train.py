@@ -155,8 +155,11 @@ def predict(model, data: Encoded, pad_id: int, batch_size: int = 128, dtype: str
 
 
 def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, teacher_logits: np.ndarray | None = None,
-          validation: Encoded | None = None, progress: bool = False, dtype: str = "float32") -> TrainResult:
-    """Fine-tune `model` in place for setup.steps steps; returns losses and throughput."""
+          validation: Encoded | None = None, progress: bool = False, dtype: str = "float32", on_step=None) -> TrainResult:
+    """Fine-tune `model` in place for setup.steps steps; returns losses and throughput.
+
+    `on_step(step, steps, tokens, seconds)` is called after every step (the live progress lines).
+    """
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
@@ -186,6 +189,8 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             result.losses.append(loss.detach())
+            if on_step is not None:
+                on_step(step + 1, setup.steps, result.tokens, time.perf_counter() - start)
             if progress and step % 20 == 0:
                 bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{result.tokens / (time.perf_counter() - start):,.0f}")
             if validation is not None and setup.eval_every and (step + 1) % setup.eval_every == 0:

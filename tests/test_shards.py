@@ -1,0 +1,79 @@
+"""A suite split over machines: pytest-split shards logging to one real `mlflow server`, merged into one report."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from test_suite import DROP, MICRO_SETUP, MLP
+
+pytest_plugins = ["pytester"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """`mlflow server` on 127.0.0.1 with a sqlite store and proxied artifacts, as a user would run it."""
+    port = _free_port()
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                             "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                             "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.5)
+    yield url
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_two_shards_on_one_server_merge_into_the_one_process_report(pytester, micro_reference, data_root,
+                                                                    mlflow_server, monkeypatch):
+    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+                                  "experiments/drop_layers": DROP, "experiments/reduce_mlp": MLP})
+    (pytester.path / "experiments" / "durations.json").write_text(json.dumps({
+        "experiments/drop_layers.yaml::drop_layers[last1]": 3.0, "experiments/drop_layers.yaml::drop_layers[impossible]": 2.0,
+        "experiments/reduce_mlp.yaml::reduce_mlp[half]": 1.0}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    ran = []
+    for group in ("1", "2"):
+        out = pytester.runpytest_subprocess("experiments", "--splits", "2", "--group", group, "--durations-path",
+                                            "experiments/durations.json", "-p", "no:cacheprovider")
+        ran.append(out.parseoutcomes())
+        assert out.ret in (0, 1)  # drop_layers[impossible] is rejected by design
+    assert sum(o.get("passed", 0) + o.get("failed", 0) for o in ran) == 3 and all(ran)
+    setup_hash = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())["setup_hash"]
+    out = subprocess.run([sys.executable, "-m", "exaone_bench.cli", "report", "--setup-hash", setup_hash, "--out",
+                          str(pytester.path / "merged")], cwd=pytester.path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"report for 2 session(s) of setup {setup_hash} (3 variants, 0 post-training rows)" in out.stdout
+    readme = (pytester.path / "merged" / f"merged-{setup_hash}" / "README.md").read_text()
+    assert "merged from 2 sessions (shards)" in readme and "## drop_layers" in readme and "## reduce_mlp" in readme
+
+    from exaone_bench.tracking import Tracker
+
+    merged = Tracker(mlflow_server).read_merged(setup_hash)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{pytester.path / 'one.db'}")
+    pytester.runpytest_subprocess("experiments", "-p", "no:cacheprovider")
+    one = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+    assert {r.name: r.metrics for r in merged["variants"]} == {r["name"]: r["metrics"] for r in one["variants"]}
+    assert merged["baseline"].metrics == one["baseline"]["metrics"]
