@@ -98,15 +98,23 @@ def pytest_configure_node(node):
             node.workerinput[GPU] = bench.gpus[devices.worker_index(node.gateway.id)]
 
 
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
-    """Variants run longest first by their last durations; other items keep their places."""
+    """Variants run longest first by their last durations; other items keep their places.
+
+    A wrapper: the order is set after every other plugin has selected (`-k`, pytest-split's shard),
+    so a shard is chosen from the collection order, the same on every machine, never from this
+    machine's own durations.
+    """
+    result = yield
     if session_key not in config.stash:
-        return
+        return result
     setup = config.stash[session_key].setup
     shipped = Path(setup.path).parent / "durations.json" if setup.path else None
     slots = [i for i, item in enumerate(items) if isinstance(item, VariantItem)]
     for i, item in zip(slots, longest_first([items[i] for i in slots], read_durations(shipped))):
         items[i] = item
+    return result
 
 
 def pytest_collect_file(file_path: Path, parent):

@@ -314,8 +314,10 @@ def memory_mb() -> dict:
 
     import psutil
 
-    return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1)}
+    rss = psutil.Process().memory_info().rss / 2**20
+    # the kernel's high-water mark is updated lazily: it can trail the RSS read a moment later
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rss)
+    return {"peak_rss_mb": round(peak, 1), "rss_mb": round(rss, 1)}
 
 
 __all__ = ["Runner"]

@@ -10,6 +10,10 @@ import time
 import urllib.request
 
 import pytest
+# Imported here, not inside a test: mlflow brings the importlib_metadata backport, which installs its
+# finder on sys.meta_path and disables the stdlib's. Imported inside a pytester test, pytester's
+# teardown would restore sys.meta_path without that finder, and no package metadata could be found.
+from mlflow.tracking import MlflowClient  # noqa: F401
 
 from test_suite import DROP, MICRO_SETUP, MLP
 

@@ -11,6 +11,10 @@ import sys
 import time
 
 import pytest
+# Imported here, not inside a test: mlflow brings the importlib_metadata backport, which installs its
+# finder on sys.meta_path and disables the stdlib's. Imported inside a pytester test, pytester's
+# teardown would restore sys.meta_path without that finder, and no package metadata could be found.
+from mlflow.tracking import MlflowClient
 
 from test_suite import DROP, MICRO_SETUP, MLP
 
@@ -115,8 +119,6 @@ def test_sigint_leaves_no_running_run_an_incomplete_report_and_no_half_written_c
     doc = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
     assert doc["incomplete"] and 1 <= len(doc["variants"]) < 3
     assert "**Incomplete: the run was interrupted.**" in (pytester.path / "reports" / "latest" / "README.md").read_text()
-    from mlflow.tracking import MlflowClient
-
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("exaone-bench").experiment_id])
     assert runs and all(r.info.status != "RUNNING" for r in runs)
