@@ -184,7 +184,8 @@ def section(doc: dict, best) -> list[str]:
     note = ""
     if best is not None and best.name not in targets:
         note = f" The selection rule now chooses `{best.name}`, which the post-training file does not name."
-    lines += [f"Applied without retraining to the fine-tuned classifiers of {', '.join(f'`{t}`' for t in targets)}; each "
+    retrained = "" if any("recovery" in r.transform for r in rows) else " without retraining"
+    lines += [f"Applied{retrained} to the fine-tuned classifiers of {', '.join(f'`{t}`' for t in targets)}; each "
               "row is compared with the same classifiers untransformed (paired by seed). Bytes: the classifier's "
               f"safetensors file, that file after zstd level {_zstd_level()}, and for quantized rows the same file with "
               "the integers packed at their measured bit-width." + note, "", table(doc), ""]

@@ -15,6 +15,7 @@ import pytest
 
 from . import devices
 from .models.variants import STRATEGIES
+from .progress import line_writer
 from .result import from_dict
 from .schedule import longest_first, read_durations
 from .session import BenchSession
@@ -192,7 +193,8 @@ class ResultHooks:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         workers = getattr(config.option, "numprocesses", None)
         if reporter is not None and nodeids:
-            self.bench.start_progress(nodeids, reporter.write_line, workers if isinstance(workers, int) and workers else 1, every)
+            self.bench.start_progress(nodeids, line_writer(reporter), workers if isinstance(workers, int) and workers else 1,
+                                      every)
 
     def pytest_collection_finish(self, session):
         """-n 0: the live lines start once the items are known (an xdist controller collects nothing)."""

@@ -1,8 +1,9 @@
-"""The pipeline of one post-training item: a transform applied to fine-tuned classifiers, then evaluated, no retraining.
+"""The pipeline of one post-training item: a transform applied to fine-tuned classifiers, then evaluated.
 
 The target (the baseline, or a structural variant built by the same cut as its own item) is
 fine-tuned once per seed under the fixed setup and kept with its weights (`Runner.kept`); each
-seed's classifier is then transformed (post_training/) and scored on the test split. Deltas, CIs
+seed's classifier is then transformed (post_training/), optionally recovered for a few steps of
+the same loop with its zeros kept (`recovery_steps`, sparsity only), and scored on the test split. Deltas, CIs
 and the verdict compare every seed's classifier after the transform with the same classifier
 before it, so the row answers "what does this transform cost this model", not "what does the
 cut cost". The transformed causal LM (before fine-tuning) gets the same training-free measures as
@@ -28,7 +29,8 @@ from .result import DeltaInterval, Interval, PostTrainingResult
 from .seeds import model_fingerprint
 from .spec import Experiment, Variant
 from .storage import on_disk
-from .train import classifier_from, encode, predict
+from .post_training import pruning
+from .train import classifier_from, encode, predict, train
 from .verdict import judge
 
 
@@ -62,11 +64,15 @@ def run(runner, experiment: Experiment, variant: Variant) -> PostTrainingResult:
     del lm
 
     test = encode(tokenizer, runner.texts["test"], runner.labels["test"], s.training.max_length)
+    train_split = encode(tokenizer, runner.texts["train"], runner.labels["train"], s.training.max_length) \
+        if variant.recovery_steps else None
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     per_seed, preds, record, cost = [], [], {}, {}
     for part in parts:
         model = runner.kept_classifier(causal_lm, part, pad)
         rec = post_training.apply(model, copy.deepcopy(variant.post_training), calib, f"{name}.post_training")
+        if variant.recovery_steps:
+            rec["recovery"] = recover(model, train_split, s.training, variant.recovery_steps, part["seed"], pad, s.dtype)
         logits = predict(model, test, pad, s.evaluation.batch_size, s.dtype)
         per_seed.append(classification_metrics(runner.labels["test"], logits))
         preds.append(logits.argmax(1))
@@ -101,6 +107,29 @@ def run(runner, experiment: Experiment, variant: Variant) -> PostTrainingResult:
     del causal_lm
     gc.collect()
     return result
+
+
+def recover(model, data, training, steps: int, seed: int, pad: int, dtype: str) -> dict:
+    """A short recovery of a sparsified classifier under the setup's loop: `steps` steps, its zeros kept.
+
+    The mask is the transform's zeros; after every optimizer step the pruned weights are set back
+    to zero (fixed-mask fine-tuning), so the sparsity it reports is still measured from the tensors.
+    """
+    import dataclasses
+
+    modules = post_training.targets(model)
+    masks = {n: (m.weight != 0) for n, m in modules.items()}
+
+    def keep_zeros(*_):
+        with torch.no_grad():
+            for n, m in modules.items():
+                m.weight.mul_(masks[n])
+
+    short = dataclasses.replace(training, steps=steps, warmup_steps=min(training.warmup_steps, steps // 10),
+                                eval_every=0)
+    result = train(model, data, short, seed, pad, dtype=dtype, on_step=keep_zeros)
+    return {"steps": steps, "seconds": round(result.seconds, 2), "final_loss": round(result.losses[-1], 4),
+            "measured": pruning.measured(modules)}
 
 
 def stored_bytes(model, record: dict) -> dict:

@@ -142,9 +142,19 @@ class LiveDisplay:
         return None
 
 
+def line_writer(reporter):
+    """pytest's `write_line` on a line of its own: xdist's progress dots leave the terminal's line open."""
+    def write(text: str) -> None:
+        tw = getattr(reporter, "_tw", None)
+        if tw is not None and tw.width_of_current_line:
+            reporter.write("\n")
+        reporter.write_line(text)
+    return write
+
+
 def worker_name() -> str:
     """xdist's worker id, or `main` for `-n 0`."""
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-__all__ = ["LiveDisplay", "WorkerProgress", "worker_name"]
+__all__ = ["LiveDisplay", "WorkerProgress", "line_writer", "worker_name"]

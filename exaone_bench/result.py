@@ -145,7 +145,8 @@ class VariantResult(ModelResult):
 
 @dataclass(kw_only=True)
 class PostTrainingResult(VariantResult):
-    """A post-training transform of fine-tuned classifiers (stage post_training), without retraining.
+    """A post-training transform of fine-tuned classifiers (stage post_training), without retraining or after a
+    short recovery that keeps its zeros.
 
     `target` is the fine-tuned model it was applied to (the baseline, or a structural variant whose
     `compression` and `removed` this record repeats); `deltas`, `ci` and the verdict compare each

@@ -403,6 +403,7 @@ class Variant:
     # ("baseline", or "<experiment>[<variant>]" whose `compression` this variant then builds first)
     post_training: dict = dataclasses.field(default_factory=dict)
     target: str = ""
+    recovery_steps: int = 0  # post_training: steps of the setup's loop after a sparsity transform, its zeros kept
 
 
 @dataclasses.dataclass
@@ -421,7 +422,7 @@ class Experiment:
 
 EXPERIMENT_KEYS = ("strategy", "hypothesis", "motivation", "stage", "expect", "variants", "targets")
 VARIANT_KEYS = ("id", "compression", "expect", "marks", "description")
-POST_TRAINING_KEYS = ("id", "post_training", "expect", "marks", "description")
+POST_TRAINING_KEYS = ("id", "post_training", "recovery_steps", "expect", "marks", "description")
 
 
 def _expectations(raw, where) -> dict[str, Expectation]:
@@ -491,7 +492,8 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
 
 
 def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
-    """A post-training file: transforms (post_training/) applied to fine-tuned models, without retraining.
+    """A post-training file: transforms (post_training/) applied to fine-tuned models, without retraining
+    (or, with `recovery_steps: N` on a sparsity transform, after N steps of the setup's loop, zeros kept).
 
     `targets:` names the fine-tuned models a transform is applied to: `baseline`, or
     `<experiment>[<variant>]` of a sibling file, whose compression is built first (the same cut,
@@ -526,6 +528,10 @@ def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
             raise SpecError(f"{vwhere}.id: duplicate variant id '{vid}'")
         seen.add(vid)
         spec = post_training.check(v["post_training"], f"{vwhere}.post_training")
+        recovery = as_int(v.get("recovery_steps", 0), f"{vwhere}.recovery_steps", 0, 1_000_000)
+        if recovery and post_training.kernel(spec):
+            raise SpecError(f"{vwhere}.recovery_steps: quantized weights (torchao tensor subclasses) are not trained "
+                            "here; a short recovery applies to the sparsity transforms")
         v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
         if not v_expect:
             raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
@@ -535,7 +541,7 @@ def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
         for target, compression in compressions.items():
             skip = not_applicable(config, compression) if config is not None and compression else ""
             variants.append(Variant(f"{vid}@{target_label(target)}", compression, v_expect, marks,
-                                    str(v.get("description", "")), skip, spec, target))
+                                    str(v.get("description", "")), skip, spec, target, recovery))
     return Experiment(str(path), path.stem, "post_training", str(raw["hypothesis"]).strip(),
                       str(raw.get("motivation", "")).strip(), "post_training", expect, variants)
 

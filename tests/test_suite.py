@@ -245,12 +245,14 @@ def test_bad_post_training_files_fail_at_collection_naming_file_and_key(suite):
     suite.makefile(".yaml", **{
         "experiments/post_training": POST.replace('"drop_layers[last1]"', '"drop_layers[nope]"'),
         "experiments/quantize": POST.replace("int8: {}", "int3: {}").replace("stage: post_training\n", "stage: post_training\n"),
-        "experiments/sparsify": POST.replace("targets:", "on:")})
+        "experiments/sparsify": POST.replace("targets:", "on:"),
+        "experiments/requantize": POST.replace("wanda: {sparsity: 0.5}", "int4: {group_size: 16}")})
     out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
     out.stdout.re_match_lines([
         r".*post_training\.yaml\.targets: drop_layers\.yaml has no variant 'nope' \(it has \['impossible', 'last1'\]\)",
         r".*quantize\.yaml\[int8\]\.post_training: unknown transform 'int3'; choose one of \[.*'int4', 'int8'.*\]",
-        r".*sparsify\.yaml: `on:` reads as true in YAML; name the fine-tuned models under `targets:`"])
+        r".*sparsify\.yaml: `on:` reads as true in YAML; name the fine-tuned models under `targets:`",
+        r".*requantize\.yaml\[wanda\]\.recovery_steps: quantized weights \(torchao tensor subclasses\) are not trained"])
 
 
 POST = """
@@ -265,6 +267,7 @@ variants:
     post_training: {int8: {}}
   - id: wanda
     post_training: {wanda: {sparsity: 0.5}}
+    recovery_steps: 3
 """
 
 
@@ -288,6 +291,8 @@ def test_post_training_rows_transform_the_kept_classifiers(suite, data_root):
     int8, wanda = rows["post_training[int8@baseline]"], rows["post_training[wanda@baseline]"]
     assert int8["transform"]["measured"]["bits"] == 8 and "cast to float" in int8["transform"]["kernel"]
     assert wanda["transform"]["measured"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    recovery = wanda["transform"]["recovery"]  # three steps of the loop, and the zeros are still zeros
+    assert recovery["steps"] == 3 and recovery["measured"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     assert wanda["params"]["safetensors_bytes"] == base["params"]["safetensors_bytes"] > int8["params"]["safetensors_bytes"]
     assert wanda["params"]["zstd_bytes"] < base["params"]["zstd_bytes"]
     assert int8["params"]["packed_bytes"] == int8["params"]["safetensors_bytes"]  # int8 is already packed

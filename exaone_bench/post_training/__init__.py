@@ -48,8 +48,12 @@ def apply(model, spec: dict, calib=None, where: str = "post_training") -> dict:
 
 
 def words(record: dict) -> str:
-    """What a transform did, in its module's words, from its record."""
-    return TRANSFORMS[record["transform"]].words(record)
+    """What a transform did, in its module's words, from its record (and the recovery after it, if any)."""
+    text = TRANSFORMS[record["transform"]].words(record)
+    if "recovery" in record:
+        r = record["recovery"]
+        text += f"; {r['steps']} recovery steps, zeros kept ({100 * r['measured']['sparsity']:.1f} % after)"
+    return text
 
 
 def kernel(spec: dict) -> str | None:
