@@ -251,8 +251,8 @@ def test_bad_post_training_files_fail_at_collection_naming_file_and_key(suite):
     out.stdout.re_match_lines([
         r".*post_training\.yaml\.targets: drop_layers\.yaml has no variant 'nope' \(it has \['impossible', 'last1'\]\)",
         r".*quantize\.yaml\[int8\]\.post_training: unknown transform 'int3'; choose one of \[.*'int4', 'int8'.*\]",
-        r".*sparsify\.yaml: `on:` reads as true in YAML; name the fine-tuned models under `targets:`",
-        r".*requantize\.yaml\[wanda\]\.recovery_steps: quantized weights \(torchao tensor subclasses\) are not trained"])
+        r".*requantize\.yaml\[wanda\]\.recovery_steps: quantized weights \(torchao tensor subclasses\) are not trained",
+        r".*sparsify\.yaml: `on:` reads as true in YAML; name the fine-tuned models under `targets:`"])
 
 
 POST = """
