@@ -433,6 +433,34 @@ def _expectations(raw, where) -> dict[str, Expectation]:
     return {m: Expectation.parse(m, v, f"{where}.{m}") for m, v in raw.items()}
 
 
+def _variant_entries(raw: dict, where: str, keys: tuple, body: str):
+    """(where, mapping, id) of each variant of a file, its keys checked and its id unique."""
+    if not isinstance(raw["variants"], list) or not raw["variants"]:
+        raise SpecError(f"{where}.variants: expected a non-empty list")
+    seen = set()
+    for i, v in enumerate(raw["variants"]):
+        vwhere = f"{where}[{v.get('id', i) if isinstance(v, dict) else i}]"
+        check_keys(v, keys, vwhere)
+        if "id" not in v or body not in v:
+            raise SpecError(f"{vwhere}: a variant needs 'id' and '{body}'")
+        vid = str(v["id"])
+        if vid in seen:
+            raise SpecError(f"{vwhere}.id: duplicate variant id '{vid}'")
+        seen.add(vid)
+        yield vwhere, v, vid
+
+
+def _expect_and_marks(v: dict, expect: dict, vwhere: str) -> tuple[dict, list]:
+    """A variant's expectations (the file's, overridden by its own; at least one) and its marks."""
+    v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
+    if not v_expect:
+        raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
+    marks = v.get("marks", [])
+    if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
+        raise SpecError(f"{vwhere}.marks: expected a list of marker names")
+    return v_expect, marks
+
+
 def load_experiment(path: str | Path, config=None) -> Experiment:
     """Parse and validate one experiment file; every error names the file, variant and key.
 
@@ -456,18 +484,8 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
     if strategy != "combined" and strategy not in STRATEGIES:
         raise SpecError(f"{where}.strategy: unknown strategy '{strategy}'; choose one of {list(STRATEGIES)}")
     expect = _expectations(raw.get("expect"), f"{where}.expect")
-    if not isinstance(raw["variants"], list) or not raw["variants"]:
-        raise SpecError(f"{where}.variants: expected a non-empty list")
-    variants, seen = [], set()
-    for i, v in enumerate(raw["variants"]):
-        vwhere = f"{where}[{v.get('id', i) if isinstance(v, dict) else i}]"
-        check_keys(v, VARIANT_KEYS, vwhere)
-        if "id" not in v or "compression" not in v:
-            raise SpecError(f"{vwhere}: a variant needs 'id' and 'compression'")
-        vid = str(v["id"])
-        if vid in seen:
-            raise SpecError(f"{vwhere}.id: duplicate variant id '{vid}'")
-        seen.add(vid)
+    variants = []
+    for vwhere, v, vid in _variant_entries(raw, where, VARIANT_KEYS, "compression"):
         comp = v["compression"]
         if not isinstance(comp, dict) or not comp:
             raise SpecError(f"{vwhere}.compression: expected a mapping of strategy -> spec")
@@ -480,12 +498,7 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
         skip = not_applicable(config, comp) if config is not None else ""
         if config is not None and not skip:  # the shapes a strategy cuts: EXAONE 4.5's are its text config's
             check_compression(config.get_text_config(), comp, f"{vwhere}.compression")
-        v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
-        if not v_expect:
-            raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
-        marks = v.get("marks", [])
-        if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
-            raise SpecError(f"{vwhere}.marks: expected a list of marker names")
+        v_expect, marks = _expect_and_marks(v, expect, vwhere)
         variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", "")), skip))
     return Experiment(str(path), path.stem, strategy, str(raw["hypothesis"]).strip(),
                       str(raw.get("motivation", "")).strip(), stage, expect, variants)
@@ -515,29 +528,14 @@ def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
     if len(set(labels)) != len(labels):
         raise SpecError(f"{where}.targets: two targets share a variant id in {targets}; item ids are <variant>@<target's id>")
     expect = _expectations(raw.get("expect"), f"{where}.expect")
-    if not isinstance(raw["variants"], list) or not raw["variants"]:
-        raise SpecError(f"{where}.variants: expected a non-empty list")
-    variants, seen = [], set()
-    for i, v in enumerate(raw["variants"]):
-        vwhere = f"{where}[{v.get('id', i) if isinstance(v, dict) else i}]"
-        check_keys(v, POST_TRAINING_KEYS, vwhere)
-        if "id" not in v or "post_training" not in v:
-            raise SpecError(f"{vwhere}: a post-training variant needs 'id' and 'post_training'")
-        vid = str(v["id"])
-        if vid in seen:
-            raise SpecError(f"{vwhere}.id: duplicate variant id '{vid}'")
-        seen.add(vid)
+    variants = []
+    for vwhere, v, vid in _variant_entries(raw, where, POST_TRAINING_KEYS, "post_training"):
         spec = post_training.check(v["post_training"], f"{vwhere}.post_training")
         recovery = as_int(v.get("recovery_steps", 0), f"{vwhere}.recovery_steps", 0, 1_000_000)
         if recovery and post_training.kernel(spec):
             raise SpecError(f"{vwhere}.recovery_steps: quantized weights (torchao tensor subclasses) are not trained "
                             "here; a short recovery applies to the sparsity transforms")
-        v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
-        if not v_expect:
-            raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
-        marks = v.get("marks", [])
-        if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
-            raise SpecError(f"{vwhere}.marks: expected a list of marker names")
+        v_expect, marks = _expect_and_marks(v, expect, vwhere)
         for target, compression in compressions.items():
             skip = not_applicable(config, compression) if config is not None and compression else ""
             variants.append(Variant(f"{vid}@{target_label(target)}", compression, v_expect, marks,
