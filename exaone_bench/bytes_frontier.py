@@ -134,7 +134,7 @@ def levers(doc: dict, best) -> list[str]:
 
     lines = [f"Against the baseline ({size0:,} bytes after zstd, accuracy {acc0:.3f}); \"ok\": the row keeps the "
              f"selection rule's {bound.describe() if bound else 'constraints (none on accuracy)'}:", ""]
-    int8 = [r for r in doc.get("post_training", []) if "int8" in r.post_training]
+    int8 = [r for r in doc.get("post_training", []) if r.transform.get("transform") == "int8"]
     candidates = {"structural": best,
                   "quantization": next((r for r in int8 if r.target == "baseline"), None),
                   "both": next((r for r in int8 if best is not None and r.target == best.name), None)}

@@ -5,8 +5,6 @@ The delta CI resamples both sources of noise: seeds (which fine-tuning runs) and
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -92,13 +90,6 @@ def level_ci(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: 
     draws = [_resample(labels, preds, rng.integers(0, len(labels), len(labels)), rng, n_classes)
              for _ in range(resamples)]
     return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(BOUNDED)}
-
-
-def model_size_mb(model) -> float:
-    """Size of the model's weights as safetensors on disk, in MB (10^6 bytes)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp)
-        return sum(p.stat().st_size for p in Path(tmp).glob("*.safetensors")) / 1e6
 
 
 def layer_flops(config, seq_len: float, mlp: str = "dense") -> tuple[float, float]:

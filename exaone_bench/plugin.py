@@ -6,16 +6,15 @@ file's expectation against the cached baseline. State lives in one BenchSession 
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from . import devices
 from .models.variants import STRATEGIES
-from .progress import line_writer
 from .result import from_dict
 from .schedule import longest_first, read_durations
 from .session import BenchSession
@@ -39,7 +38,7 @@ def pytest_addoption(parser):
     group.addoption("--quick", action="store_true", help="one seed instead of the setup's seeds")
     group.addoption("--bench-progress", action="store_true", help="show fine-tune progress bars")
     group.addoption("--bench-progress-every", type=float, default=None, metavar="SECONDS",
-                    help="print where every worker is this often (default 10 on a terminal, 60 otherwise; 0: never)")
+                    help="show where every worker is this often (default 2, redrawn in place, on a terminal; 60 otherwise; 0: never)")
 
 
 def _setup_path(config) -> Path | None:
@@ -61,6 +60,8 @@ def pytest_configure(config):
     path = _setup_path(config)
     if path is None:
         return
+    if not config.getoption("--bench-progress"):  # transformers' loading and saving bars (read when it is imported)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     worker = getattr(config, "workerinput", None)
     if worker is not None and worker.get(GPU) is not None:  # before anything initialises CUDA
         os.environ[devices.ENV] = worker[GPU]
@@ -81,7 +82,8 @@ def pytest_configure(config):
             gpus = devices.plan(setup.device, workers if isinstance(workers, int) else 0)
         except SpecError as e:
             raise pytest.UsageError(str(e)) from e
-    bench = BenchSession(setup, Path(config.rootpath), worker is not None, config.getoption("--bench-progress"))
+    bench = BenchSession(setup, Path(config.rootpath), worker is not None, config.getoption("--bench-progress"),
+                         worker["workerid"] if worker is not None else "main")
     bench.gpus = gpus
     if worker is not None:
         bench.run_id = worker.get(RUN_ID, bench.run_id)  # absent: the worker shares nothing
@@ -187,14 +189,10 @@ class ResultHooks:
         self.readme = None
 
     def _start_progress(self, config, nodeids) -> None:
-        every = config.getoption("--bench-progress-every")
-        if every is None:
-            every = 10.0 if sys.stdout.isatty() else 60.0
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
         workers = getattr(config.option, "numprocesses", None)
-        if reporter is not None and nodeids:
-            self.bench.start_progress(nodeids, line_writer(reporter), workers if isinstance(workers, int) and workers else 1,
-                                      every)
+        self.bench.start_progress(nodeids, config.pluginmanager.get_plugin("terminalreporter"),
+                                  workers if isinstance(workers, int) and workers else 1,
+                                  config.getoption("--bench-progress-every"))
 
     def pytest_collection_finish(self, session):
         """-n 0: the live lines start once the items are known (an xdist controller collects nothing)."""
@@ -224,12 +222,18 @@ class ResultHooks:
             self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext)
 
     def pytest_sessionfinish(self, session, exitstatus):
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         if not self.bench.is_worker:
             self.bench.stop_progress()
             try:
-                self.readme = self.bench.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+                self.readme = self.bench.finish(interrupted=interrupted)
             finally:
                 self.bench.close()
+        if interrupted:
+            # A SIGINT that lands while a library's thread pool starts a worker (Thread.start waits for it) leaves that
+            # worker unregistered: only collecting the pool, held by the interrupted frames' reference cycle, stops it,
+            # and the interpreter would otherwise wait for it forever at exit.
+            gc.collect()
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.readme is not None:

@@ -54,7 +54,7 @@ def run(runner, experiment: Experiment, variant: Variant) -> PostTrainingResult:
     calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=runner.texts["train"])
     t_compress = time.perf_counter() - t_load
     fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
-    parts = runner.kept(causal_lm, tokenizer, fingerprint, name, base)
+    parts = runner.seed_parts(causal_lm, tokenizer, base, name, fingerprint, keep=True)
 
     # the training-free measures, on the transformed causal LM (as a structural variant gets them)
     source_lm_loss = runner.lm_loss(causal_lm, tokenizer)

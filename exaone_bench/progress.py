@@ -1,13 +1,14 @@
-"""Live progress of a suite run: each worker writes where it is; the controller prints one line per worker.
+"""Live progress of a suite run: each worker writes where it is; the controller shows one line per worker.
 
 xdist shows a dot only when an item ends, and the first items are the longest, so a run could
 print nothing for minutes. Every process that runs items (each xdist worker, or the one
 process of `-n 0`) keeps a small JSON file in the run's scratch directory (`progress/<worker>.json`:
 item, what it is training, seed k/n, step s/S, tokens/s), rewritten at most once a second
-through a rename. The controller reads those files on a timer and prints one line per worker
+through a rename. The controller reads those files on a timer and shows one line per worker
 and one for the run, with ETAs from the durations recorded by earlier runs (schedule.py) and,
-for an item never timed, from its own progress. Plain lines, so a terminal, CI and
-`make train | tee` all see them.
+for an item never timed, from its own progress. On a terminal the lines are a block redrawn in
+place below pytest's own output (terminal_block.py); otherwise (CI, `make train | tee`) each
+tick is appended as plain lines.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from .cache import atomic_write_text
+from .terminal_block import PlainLines, TerminalBlock
 
 WRITE_EVERY = 1.0  # seconds between rewrites of a worker's file
 
@@ -64,11 +66,12 @@ def _clock(seconds: float | None) -> str:
 class LiveDisplay:
     """At the controller: every `interval` seconds, one line per busy worker and one for the run."""
 
-    def __init__(self, run_dir: Path, durations: dict[str, float], workers: int, write_line, interval: float):
+    def __init__(self, run_dir: Path, durations: dict[str, float], workers: int, output, interval: float):
         self.dir, self.durations, self.workers = run_dir / "progress", durations, max(1, workers)
-        self.write_line, self.interval = write_line, interval
+        self.output, self.interval = output, interval   # output: `update(lines)` per tick, `close()` (LiveOutput)
         self.nodeids: list[str] = []
         self.pending: set[str] = set()   # node ids not finished yet
+        self.took: dict[str, float] = {}  # node id -> seconds it took in this run
         self.total = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,25 +84,33 @@ class LiveDisplay:
         self._thread = threading.Thread(target=self._run, name="exaone-bench-progress", daemon=True)
         self._thread.start()
 
-    def finished(self, nodeid: str) -> None:
+    def finished(self, nodeid: str, seconds: float | None = None) -> None:
         self.pending.discard(nodeid)
+        if seconds is not None:
+            self.took[nodeid] = seconds
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.output.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            for line in self.lines():
-                self.write_line(line)
+            self.output.update(self.lines())
+
+    def pace(self) -> float:
+        """This machine against the one that recorded the durations: what the items finished here took over what
+        they took there (1 until an item of a second or more has finished)."""
+        timed = [n for n in self.took if self.durations.get(n, 0) >= 1.0]
+        return sum(self.took[n] for n in timed) / sum(self.durations[n] for n in timed) if timed else 1.0
 
     def expected(self, nodeid: str) -> float | None:
-        """An item's recorded duration; one never timed is taken as the mean of this run's timed items."""
+        """An item's recorded duration at this run's pace; one never timed is taken as the mean of this run's timed items."""
         if nodeid in self.durations:
-            return self.durations[nodeid]
+            return self.durations[nodeid] * self.pace()
         known = [self.durations[n] for n in self.nodeids if n in self.durations]
-        return sum(known) / len(known) if known else None
+        return sum(known) / len(known) * self.pace() if known else None
 
     def lines(self, now: float | None = None) -> list[str]:
         """The lines of one tick: each busy worker (item, seed, step, tokens/s, item ETA), then the run."""
@@ -119,7 +130,9 @@ class LiveDisplay:
             running[s["nodeid"]] = eta
             where = ""
             if "seed" in s:
-                where = f" — {s['model']} seed {s['seed'] + 1}/{s['seeds']} step {s['step']}/{s['steps']}"
+                model = s["model"]  # the item's own (said by its name), its kept classifiers, or a baseline it builds
+                model = model[len(s["item"]):].strip(" ()") if model.startswith(s["item"]) else model
+                where = f" — {model + ' ' if model else ''}seed {s['seed'] + 1}/{s['seeds']} step {s['step']}/{s['steps']}"
                 if s.get("tokens_per_second"):
                     where += f", {s['tokens_per_second']:,.0f} tokens/s"
             out.append(f"[exaone-bench] {s['worker']}: {s['item']}{where}; {_clock(elapsed)} in, item ETA {_clock(eta)}")
@@ -132,29 +145,51 @@ class LiveDisplay:
         return out
 
     def item_eta(self, state: dict, elapsed: float) -> float | None:
-        """From the item's recorded duration, else from how far its own fine-tunes have got."""
-        expected = self.durations.get(state["nodeid"])
-        if expected is not None:
-            return max(0.0, expected - elapsed)
+        """From the item's recorded duration at this run's pace; past it, or never timed, from how far its own
+        fine-tunes have got."""
+        expected = self.expected(state["nodeid"]) if state["nodeid"] in self.durations else None
+        if expected is not None and expected > elapsed:
+            return expected - elapsed
         if state.get("steps") and state.get("seeds"):
             done = (state["seed"] + state["step"] / state["steps"]) / state["seeds"]
             return elapsed * (1 - done) / done if done > 0 else None
-        return None
+        return None if expected is None else 0.0
 
 
-def line_writer(reporter):
-    """pytest's `write_line` on a line of its own: xdist's progress dots leave the terminal's line open."""
-    def write(text: str) -> None:
-        tw = getattr(reporter, "_tw", None)
-        if tw is not None and tw.width_of_current_line:
-            reporter.write("\n")
-        reporter.write_line(text)
-    return write
+def default_interval(isatty: bool) -> float:
+    """Seconds between ticks: a redrawn block can tick often; appended lines would flood a CI log."""
+    return 2.0 if isatty else 60.0
 
 
-def worker_name() -> str:
-    """xdist's worker id, or `main` for `-n 0`."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+class LiveOutput:
+    """The controller's terminal, taken over from pytest's writer for the run and handed back at its end.
+
+    pytest's writer keeps its file (sys.stdout as it was at configuration), but while `-n 0` runs
+    an item pytest points file descriptor 1 at its capture file, and lines written then would land
+    in the item's captured output. So the lines (and, through the wrapper, pytest's own output)
+    go to a duplicate of the terminal's descriptor, taken while nothing is captured.
+    """
+
+    def __init__(self, reporter):
+        self.tw = reporter._tw
+        self.original = self.tw._file
+        self.original.flush()
+        try:
+            self.stream = os.fdopen(os.dup(self.original.fileno()), "w", buffering=1,
+                                    encoding=getattr(self.original, "encoding", None) or "utf-8")
+        except (AttributeError, OSError, ValueError):  # no descriptor (an in-process pytester run): write to it as it is
+            self.stream = self.original
+        self.sink = TerminalBlock(self.stream) if reporter.isatty() else PlainLines(self.stream)
+        self.tw._file = self.sink
+
+    def update(self, lines: list[str]) -> None:
+        self.sink.update(lines)
+
+    def close(self) -> None:
+        self.sink.close()
+        self.tw._file = self.original
+        if self.stream is not self.original:
+            self.stream.close()
 
 
-__all__ = ["LiveDisplay", "WorkerProgress", "line_writer", "worker_name"]
+__all__ = ["LiveDisplay", "LiveOutput", "WorkerProgress", "default_interval"]

@@ -20,7 +20,7 @@ from .baseline import BaselineCache
 from .compress import calibration_for
 from .data import DataSpec, load_split
 from .evaluate import (classification_metrics, delta_ci, flops_per_token, level_ci,
-                       lm_loss_on_texts, model_size_mb, summarize)
+                       lm_loss_on_texts, summarize)
 from .metrics import NAMES
 from .models.base import load_model
 from .models.variants import apply
@@ -113,7 +113,8 @@ class Runner:
         if s.training.recovery == "distill" and teacher_logits is None:  # a baseline seed: it teaches
             part["train_logits"] = predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype)
         if seed == 0:
-            part["cost"] = {"model_size_mb": model_size_mb(model), **disk_bytes(model),
+            size = disk_bytes(model)
+            part["cost"] = {"model_size_mb": size["safetensors_bytes"] / 1e6, **size,
                             "flops_per_token": flops_per_token(model.config, s.evaluation.latency.seq_len)}
         if keep:
             part["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -138,51 +139,39 @@ class Runner:
 
     def fit_and_evaluate(self, causal_lm, tokenizer, base: BaselineResult | None = None, name: str = "",
                          fingerprint: str | None = None) -> dict:
-        """Fine-tune one classifier per seed on the train split and evaluate it on test (`combine`d).
+        """Fine-tune one classifier per seed on the train split and evaluate it on test (`combine`d)."""
+        return self.combine(self.seed_parts(causal_lm, tokenizer, base, name, fingerprint))
 
-        `base`: the baseline, whose logits teach under `recovery: distill`. With a run dir and the
-        model's `fingerprint`, a model another variant of this run built is not trained again; each
-        seed part names the variant that trained it (`built_by`).
+    def seed_parts(self, causal_lm, tokenizer, base: BaselineResult | None = None, name: str = "",
+                   fingerprint: str | None = None, keep: bool = False) -> list[dict]:
+        """One fine-tuned, evaluated part per seed of the setup; each names the variant that trained it (`built_by`).
+
+        `base`: the baseline, whose logits teach under `recovery: distill`. With the model's
+        `fingerprint`, a seed another process built is read, not trained again: within this run
+        (its run dir) for a variant, or, with `keep` (each part also holds its classifier's weights,
+        what post-training transforms are applied to), across runs in data/cache/classifiers/.
+        A model without a fingerprint (offloaded weights) is trained here and held in memory.
         """
+        from .paths import data_dir
+
         teacher = base.train_logits if base is not None and self.setup.training.recovery == "distill" else None
         enc: dict = {}  # tokenised on the first seed trained here: a shared model may need none
 
         def fit(seed: int) -> dict:
             if not enc:
                 enc.update(self.encoded(tokenizer))
-            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], name=name)
+            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=keep,
+                                 name=f"{name} (kept)" if keep else name)
             return {**part, "built_by": name}
 
         seeds = list(range(self.setup.training.seeds))
-        if self.run_dir is None or fingerprint is None:
-            return self.combine([fit(seed) for seed in seeds])
-        return self.combine(shared_seeds(self.run_dir / f"model-{fingerprint}", seeds,
-                                         lambda d, seed: write_part(d, fit(seed))))
-
-    def kept(self, causal_lm, tokenizer, fingerprint: str | None, name: str, base: BaselineResult | None = None) -> list[dict]:
-        """Seed parts of `causal_lm` fine-tuned under the setup, each with its classifier's weights.
-
-        Kept in data/cache/classifiers/<fingerprint>/ across runs (what post-training transforms
-        are applied to); built once per seed by whichever process gets there first. A model
-        without a fingerprint (offloaded weights) is trained here and held in memory.
-        """
-        from .paths import data_dir
-
-        teacher = base.train_logits if base is not None and self.setup.training.recovery == "distill" else None
-        enc: dict = {}
-
-        def fit(seed: int) -> dict:
-            if not enc:
-                enc.update(self.encoded(tokenizer))
-            part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=True,
-                                 name=f"{name} (kept)")
-            return {**part, "built_by": name}
-
-        seeds = list(range(self.setup.training.seeds))
-        if fingerprint is None:
+        if fingerprint is not None and keep:
+            where = data_dir() / "cache" / "classifiers" / fingerprint
+        elif fingerprint is not None and self.run_dir is not None:
+            where = self.run_dir / f"model-{fingerprint}"
+        else:
             return [fit(seed) for seed in seeds]
-        return shared_seeds(data_dir() / "cache" / "classifiers" / fingerprint, seeds,
-                            lambda d, seed: write_part(d, fit(seed)))
+        return shared_seeds(where, seeds, lambda d, seed: write_part(d, fit(seed)))
 
     def kept_classifier(self, causal_lm, part: dict, pad: int):
         """The fine-tuned classifier of one kept seed part: its architecture from `causal_lm`, its weights from the part."""

@@ -32,6 +32,7 @@ class BenchSession:
     rootdir: Path
     is_worker: bool = False
     progress: bool = False
+    worker: str = "main"  # xdist's worker id (its progress file's name), or main for -n 0
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # the controller's, on every worker
     results: list[VariantResult] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
@@ -71,11 +72,11 @@ class BenchSession:
 
     def run_variant(self, experiment, variant, nodeid: str = "") -> VariantResult:
         """Run one item; this process's progress file says which, and where it is, meanwhile."""
-        from .progress import WorkerProgress, worker_name
+        from .progress import WorkerProgress
 
         runner = self.runner
         if runner.live is None:
-            runner.live = WorkerProgress(self.run_dir, worker_name())
+            runner.live = WorkerProgress(self.run_dir, self.worker)
         runner.live.item(nodeid, f"{experiment.name}[{variant.id}]")
         try:
             return runner.run_variant(experiment, variant)
@@ -83,20 +84,24 @@ class BenchSession:
             runner.live.idle()
 
     # -- live progress (controller) ------------------------------------------------------------
-    def start_progress(self, nodeids: list[str], write_line, workers: int, interval: float) -> None:
-        """Print where every worker is every `interval` seconds (progress.py), from the first collection on."""
+    def start_progress(self, nodeids: list[str], reporter, workers: int, interval: float | None) -> None:
+        """Show where every worker is every `interval` seconds (progress.py) on pytest's terminal, from the first
+        collection on; `None`: the default for this terminal, 0: never."""
+        from .progress import LiveDisplay, LiveOutput, default_interval
+
+        if reporter is None or not nodeids:
+            return
+        interval = default_interval(reporter.isatty()) if interval is None else interval
         if interval <= 0:
             return
         if self._display is None:
-            from .progress import LiveDisplay
-
             shipped = Path(self.setup.path).parent / "durations.json" if self.setup.path else None
-            self._display = LiveDisplay(self.run_dir, read_durations(shipped), workers, write_line, interval)
+            self._display = LiveDisplay(self.run_dir, read_durations(shipped), workers, LiveOutput(reporter), interval)
         self._display.start(nodeids)
 
     def item_finished(self, nodeid: str) -> None:
         if self._display is not None:
-            self._display.finished(nodeid)
+            self._display.finished(nodeid, self.durations.get(nodeid))
 
     def stop_progress(self) -> None:
         if self._display is not None:

@@ -60,16 +60,16 @@ def test_two_shards_on_one_server_merge_into_the_one_process_report(pytester, mi
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     ran = []
     for group in ("1", "2"):
-        out = pytester.runpytest_subprocess("experiments", "--splits", "2", "--group", group, "--durations-path",
-                                            "experiments/durations.json", "-p", "no:cacheprovider")
+        out = pytester.runpytest_subprocess("experiments", "-k", "last1 or half", "--splits", "2", "--group", group,
+                                            "--durations-path", "experiments/durations.json", "-p", "no:cacheprovider")
         ran.append(out.parseoutcomes())
-        assert out.ret in (0, 1)  # drop_layers[impossible] is rejected by design
-    assert sum(o.get("passed", 0) + o.get("failed", 0) for o in ran) == 3 and all(ran)
+        assert out.ret == 0
+    assert [o.get("passed", 0) for o in ran] == [1, 1]  # one item per shard
     setup_hash = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())["setup_hash"]
     out = subprocess.run([sys.executable, "-m", "exaone_bench.cli", "report", "--setup-hash", setup_hash, "--out",
                           str(pytester.path / "merged")], cwd=pytester.path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert f"report for 2 session(s) of setup {setup_hash} (3 variants, 0 post-training rows)" in out.stdout
+    assert f"report for 2 session(s) of setup {setup_hash} (2 variants, 0 post-training rows)" in out.stdout
     readme = (pytester.path / "merged" / f"merged-{setup_hash}" / "README.md").read_text()
     assert "merged from 2 sessions (shards)" in readme and "## drop_layers" in readme and "## reduce_mlp" in readme
 
@@ -77,7 +77,7 @@ def test_two_shards_on_one_server_merge_into_the_one_process_report(pytester, mi
 
     merged = Tracker(mlflow_server).read_merged(setup_hash)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{pytester.path / 'one.db'}")
-    pytester.runpytest_subprocess("experiments", "-p", "no:cacheprovider")
+    pytester.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
     one = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
     assert {r.name: r.metrics for r in merged["variants"]} == {r["name"]: r["metrics"] for r in one["variants"]}
     assert merged["baseline"].metrics == one["baseline"]["metrics"]

@@ -66,12 +66,16 @@ def test_collection_ids_and_k_selection(suite, data_root):
 
 def test_pass_fail_and_readable_message(suite, data_root, monkeypatch):
     """A confirmed and a rejected variant run; a broken file beside them is one collection error naming it;
-    without MLFLOW_TRACKING_URI the runs land in sqlite at the project root."""
+    without MLFLOW_TRACKING_URI the runs land in sqlite at the project root; the live lines are plain."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     misspelt = "  - id: fine\n    compresion: {prune_heads: {kv_heads: [1]}}\n"
     suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN.replace("kv_head:", "kv_heads:") + misspelt})
-    out = suite.runpytest_subprocess("experiments", "-k", "drop_layers or prune", "-p", "no:cacheprovider")
+    out = suite.runpytest_subprocess("experiments", "-k", "drop_layers or prune", "-p", "no:cacheprovider",
+                                     "--bench-progress-every", "0.3")
     out.assert_outcomes(passed=1, failed=1, errors=1)
+    # the live lines reach stdout while an item runs, although pytest captures the item's output then (-n 0)
+    assert any(line.startswith("[exaone-bench] main: drop_layers[") for line in out.outlines)
+    assert not any("\x1b[" in line for line in out.outlines)  # output is not a terminal: plain lines
     out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
     out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} vs baseline 0\.\d{3} \(delta [-+]0\.\d{3}, "
                                r"CI \[[-+]0\.\d{3}, [-+]0\.\d{3}\] beyond accuracy >= baseline \+0\.500\) -> hypothesis rejected"])
