@@ -23,7 +23,19 @@ def visible_width(text: str) -> int:
     return len(_ESCAPE.sub("", text))
 
 
-class TerminalBlock:
+class _Wrapper:
+    """What both outputs pass through to the file they wrap."""
+
+    file = None
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding ... of the file itself
+        return getattr(self.file, name)
+
+
+class TerminalBlock(_Wrapper):
     """A file-like wrapper of a terminal whose last rows are the block (`update`), other writes above it."""
 
     def __init__(self, file, width: int | None = None):
@@ -47,7 +59,7 @@ class TerminalBlock:
         with self._lock:
             self._erase()
             self.file.write(text)
-            head, newline, tail = text.rpartition("\n")
+            _, newline, tail = text.rpartition("\n")
             self._open = visible_width(tail) + (0 if newline else self._open)
             self._draw()
         return len(text)
@@ -63,12 +75,6 @@ class TerminalBlock:
     def close(self) -> None:
         """Erase the block; later writes go straight through."""
         self.update([])
-
-    def flush(self) -> None:
-        self.file.flush()
-
-    def __getattr__(self, name):  # isatty, fileno, encoding ... of the terminal itself
-        return getattr(self.file, name)
 
     def _draw(self) -> None:
         if not self._lines:
@@ -89,7 +95,7 @@ class TerminalBlock:
         self._shown = 0
 
 
-class PlainLines:
+class PlainLines(_Wrapper):
     """The same interface where nothing can be redrawn (CI, `| tee`): each update is appended as lines."""
 
     def __init__(self, file):
@@ -114,12 +120,6 @@ class PlainLines:
 
     def close(self) -> None:
         self.file.flush()
-
-    def flush(self) -> None:
-        self.file.flush()
-
-    def __getattr__(self, name):
-        return getattr(self.file, name)
 
 
 __all__ = ["PlainLines", "TerminalBlock", "visible_width"]
