@@ -226,7 +226,9 @@ class ResultHooks:
         if not self.bench.is_worker:
             self.bench.stop_progress()
             try:
-                self.readme = self.bench.finish(interrupted=interrupted)
+                reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+                say = (lambda text: reporter.write_line(f"[exaone-bench] {text}")) if reporter is not None else None
+                self.readme = self.bench.finish(interrupted=interrupted, say=say)
             finally:
                 self.bench.close()
         if interrupted:

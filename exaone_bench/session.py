@@ -171,22 +171,30 @@ class BenchSession:
         self.failures.append({"name": name, "error": error})
         self._write(lambda: self.tracker.log_failure(name, stage, error, self._tags))
 
-    def finish(self, interrupted: bool) -> Path | None:
-        """Log baseline, floors and comparison models, write results.json and the report from MLflow, close the parent."""
+    def finish(self, interrupted: bool, say=None) -> Path | None:
+        """Log baseline, floors and comparison models, write results.json and the report from MLflow, close the parent.
+
+        `say(text)`: each stage as it starts (after the last item, minutes may pass before the report).
+        """
         if self._writer is None:  # nothing was recorded
             return None
+        say = say or (lambda text: None)
         try:
             self._flush()
             # latency is written into its params: the runner keeps its own baseline as it was read
             cached = self.runner.baseline()
             baseline = dataclasses.replace(cached, params=dict(cached.params))
+            say(f"session end: latency of {len(self.results) + 1} models, interleaved, nothing else running")
             self.measure_latency(baseline)
             self.tracker.log_result(baseline, self._tags)
             for name, metrics in baseline.floors.items():
                 self.tracker.log_result(FloorResult(name=f"floor:{name}", metrics=metrics), self._tags)
             from .comparison import reference_row  # loads models: imported when a session ends, not by pytest
 
-            references = [reference_row(self.runner, entry) for entry in self.setup.compare]
+            references = []
+            for entry in self.setup.compare:
+                say(f"session end: comparison model {entry.source} (zero-shot{', then fine-tuned' if entry.fine_tune else ''})")
+                references.append(reference_row(self.runner, entry))
             for row in references:
                 self.tracker.log_result(row, self._tags)
             if interrupted:  # the report says so: its rows are the items that finished

@@ -76,6 +76,7 @@ def test_pass_fail_and_readable_message(suite, data_root, monkeypatch):
     # the live lines reach stdout while an item runs, although pytest captures the item's output then (-n 0)
     assert any(line.startswith("[exaone-bench] main: drop_layers[") for line in out.outlines)
     assert not any("\x1b[" in line for line in out.outlines)  # output is not a terminal: plain lines
+    out.stdout.fnmatch_lines(["[[]exaone-bench[]] session end: latency of 3 models, interleaved, nothing else running"])
     out.stdout.re_match_lines([r".*experiments/prune_heads\.yaml\[fine\]: unknown key\(s\) \['compresion'\]"])
     out.stdout.re_match_lines([r".*drop_layers\[impossible\]: accuracy 0\.\d{3} vs baseline 0\.\d{3} \(delta [-+]0\.\d{3}, "
                                r"CI \[[-+]0\.\d{3}, [-+]0\.\d{3}\] beyond accuracy >= baseline \+0\.500\) -> hypothesis rejected"])

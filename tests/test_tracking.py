@@ -58,6 +58,8 @@ def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
                           "-k", "last1 or impossible or typo"], cwd=root, env=env, capture_output=True, text=True,
                          timeout=600)
     assert "2 failed, 1 passed" in out.stdout, out.stdout[-3000:]
+    # the minutes after the last item say what they are spent on
+    assert f"[exaone-bench] session end: comparison model {tiny_llama_dir} (zero-shot, then fine-tuned)" in out.stdout
     from mlflow.tracking import MlflowClient
 
     return root, env, MlflowClient(env["MLFLOW_TRACKING_URI"])
