@@ -66,12 +66,14 @@ def _clock(seconds: float | None) -> str:
 class LiveDisplay:
     """At the controller: every `interval` seconds, one line per busy worker and one for the run."""
 
-    def __init__(self, run_dir: Path, durations: dict[str, float], workers: int, output, interval: float):
+    def __init__(self, run_dir: Path, durations: dict[str, float], workers: int, output, interval: float,
+                 took: dict[str, float] | None = None):
         self.dir, self.durations, self.workers = run_dir / "progress", durations, max(1, workers)
         self.output, self.interval = output, interval   # output: `update(lines)` per tick, `close()` (LiveOutput)
         self.nodeids: list[str] = []
         self.pending: set[str] = set()   # node ids not finished yet
-        self.took: dict[str, float] = {}  # node id -> seconds it took in this run
+        # node id -> seconds it took in this run: the session's own record (BenchSession.durations), read live
+        self.took = took if took is not None else {}
         self.total = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,10 +86,8 @@ class LiveDisplay:
         self._thread = threading.Thread(target=self._run, name="exaone-bench-progress", daemon=True)
         self._thread.start()
 
-    def finished(self, nodeid: str, seconds: float | None = None) -> None:
+    def finished(self, nodeid: str) -> None:
         self.pending.discard(nodeid)
-        if seconds is not None:
-            self.took[nodeid] = seconds
 
     def stop(self) -> None:
         self._stop.set()
@@ -130,8 +130,7 @@ class LiveDisplay:
             running[s["nodeid"]] = eta
             where = ""
             if "seed" in s:
-                model = s["model"]  # the item's own (said by its name), its kept classifiers, or a baseline it builds
-                model = model[len(s["item"]):].strip(" ()") if model.startswith(s["item"]) else model
+                model = "" if s["model"] == s["item"] else s["model"]  # the item's own is said by its name
                 where = f" — {model + ' ' if model else ''}seed {s['seed'] + 1}/{s['seeds']} step {s['step']}/{s['steps']}"
                 if s.get("tokens_per_second"):
                     where += f", {s['tokens_per_second']:,.0f} tokens/s"

@@ -161,7 +161,7 @@ class Runner:
             if not enc:
                 enc.update(self.encoded(tokenizer))
             part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=keep,
-                                 name=f"{name} (kept)" if keep else name)
+                                 name="kept" if keep else name)
             return {**part, "built_by": name}
 
         seeds = list(range(self.setup.training.seeds))

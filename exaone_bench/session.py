@@ -96,12 +96,13 @@ class BenchSession:
             return
         if self._display is None:
             shipped = Path(self.setup.path).parent / "durations.json" if self.setup.path else None
-            self._display = LiveDisplay(self.run_dir, read_durations(shipped), workers, LiveOutput(reporter), interval)
+            self._display = LiveDisplay(self.run_dir, read_durations(shipped), workers, LiveOutput(reporter), interval,
+                                        took=self.durations)
         self._display.start(nodeids)
 
     def item_finished(self, nodeid: str) -> None:
         if self._display is not None:
-            self._display.finished(nodeid, self.durations.get(nodeid))
+            self._display.finished(nodeid)
 
     def stop_progress(self) -> None:
         if self._display is not None:

@@ -45,7 +45,7 @@ def test_lines_name_the_item_seed_step_and_etas(tmp_path):
                    "item ETA 0:02:00")  # a quarter of its fine-tunes in 40 s
     # left: x[wait] never timed (mean of this run's timed items: 80 s) + 60 + 120, over two workers
     assert run == "[exaone-bench] run: 1/4 items done, 2 running, 0:00:40 elapsed, ETA 0:02:10"
-    display.finished("f.yaml::x[done]", 120.0)  # twice its recorded 60 s: this machine runs at half that pace
+    display.took["f.yaml::x[done]"] = 120.0  # twice its recorded 60 s: this machine runs at half that pace
     assert display.pace() == 2.0
     timed, new, run = display.lines(now=1040.0)
     assert timed.endswith("item ETA 0:02:40") and new.endswith("item ETA 0:02:00")  # 2 x 100 - 40; unchanged
