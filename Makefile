@@ -24,6 +24,7 @@ train: $(BIN)/exaone-bench
 	-$(BIN)/python -m pytest experiments -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 test: $(BIN)/exaone-bench
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup tests
 
 clean-venv:

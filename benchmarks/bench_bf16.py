@@ -15,16 +15,16 @@ import argparse
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-
 import records
-from exaone_bench.spec import load_setup
+
+from exaone_bench.config.setup import load_setup
 
 DTYPES = ("float32", "bfloat16")
 GOAL = "bf16 autocast keeps the fp32 baseline's accuracy (the delta's CI covers 0); its speed decides whether bf16 is a default"
 
 
 def build(setup_path: str, dtype: str, steps: int | None, seeds: int | None, device: str | None) -> dict:
-    from exaone_bench.runner import Runner
+    from exaone_bench.pipeline.runner import Runner
 
     return Runner(resolved(setup_path, steps, seeds, dtype, device)).baseline()
 
@@ -50,8 +50,8 @@ def main() -> None:
         with ProcessPoolExecutor(max_workers=2) as pool:
             results[dtype] = list(pool.map(build, *([x] * 2 for x in (args.setup, dtype, args.steps, args.seeds, args.device))))[0]
 
-    from exaone_bench.data import DataSpec, load_split
-    from exaone_bench.evaluate import delta_ci
+    from exaone_bench.data.split import DataSpec, load_split
+    from exaone_bench.evaluation.intervals import delta_ci
 
     setup = resolved(args.setup, args.steps, args.seeds, device=args.device)
     labels = np.asarray(load_split(DataSpec(setup.data.source, setup.data.seed))["test"]["label"])

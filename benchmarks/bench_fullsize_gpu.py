@@ -20,15 +20,17 @@ import argparse
 import dataclasses
 import time
 
-import torch
-
 import records
+import torch
 from bench_train_throughput import executed_flops  # this folder is on sys.path when run as a script
 from random_exaone import build
-from exaone_bench.latency import latency_ms
-from exaone_bench.runner import Runner
-from exaone_bench.spec import load_setup
-from exaone_bench.train import batch_order, classifier_from, encode, train
+
+from exaone_bench.config.setup import load_setup
+from exaone_bench.data.batches import encode
+from exaone_bench.evaluation.latency import latency_ms
+from exaone_bench.models.classifier import classifier_from
+from exaone_bench.pipeline.runner import Runner
+from exaone_bench.training.loop import batch_order, train
 
 GOAL = "none set: the real model's step time, throughput and memory at full size, against the GPU's measured matmul rate"
 
@@ -58,13 +60,13 @@ def main() -> None:
     runner = Runner(setup)
     _, tokenizer, _ = runner.load_base()
     pad = tokenizer.pad_token_id
-    data = encode(tokenizer, runner.texts["train"], runner.labels["train"], training.max_length)
+    data = encode(tokenizer, runner.split.texts["train"], runner.split.labels["train"], training.max_length)
     causal = build(device="cuda")
     params = sum(p.numel() for p in causal.parameters())
     print(f"{torch.cuda.get_device_name()}; torch {torch.__version__}; EXAONE-4.0-1.2B config, "
           f"{params:,} parameters (random weights); "
           f"{args.steps} steps x batch {training.batch_size} reviews")
-    model = classifier_from(causal, runner.num_labels, 0, pad)
+    model = classifier_from(causal, runner.split.num_labels, 0, pad)
     del causal
     peaks = {dtype: matmul_tflops(dtype) for dtype in (torch.float32, torch.bfloat16)}
     lat = setup.evaluation.latency

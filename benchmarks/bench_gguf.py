@@ -13,13 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import records
 import torch
 
-import records
-from exaone_bench.data import DataSpec, load_split
-from exaone_bench.gguf_export import TYPES, export
-from exaone_bench.models.base import load_model
-from exaone_bench.storage import on_disk
+from exaone_bench.base_models.load import load_model
+from exaone_bench.data.split import DataSpec, load_split
+from exaone_bench.evaluation.cost import on_disk
+from exaone_bench.export.gguf import TYPES, export
 
 GOAL = "f32 reads back with identical logits; f16 and q8_0 smaller, their logit error stated"
 

@@ -15,13 +15,14 @@ import argparse
 import copy
 
 import records
-from exaone_bench.compress import calibration_for
-from exaone_bench.data import DataSpec, load_split
-from exaone_bench.evaluate import lm_loss_on_texts
-from exaone_bench.latency import latency_ms
-from exaone_bench.models.base import load_model
-from exaone_bench.post_training import apply
-from exaone_bench.storage import on_disk
+
+from exaone_bench.base_models.load import load_model
+from exaone_bench.compression.calibration import calibration_for
+from exaone_bench.compression.post_training import apply
+from exaone_bench.data.split import DataSpec, load_split
+from exaone_bench.evaluation.cost import on_disk
+from exaone_bench.evaluation.latency import latency_ms
+from exaone_bench.evaluation.lm_loss import lm_loss_on_texts
 
 GOAL = ("every transform's record measured from the tensors; quantized rows' CPU kernel named, "
         "and their latency against the float model's reported, not hidden")

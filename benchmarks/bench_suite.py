@@ -41,7 +41,7 @@ def main() -> None:
     if args.cold:  # a fresh data dir, inherited by every step below: nothing cached, not even the variants' order
         os.environ["EXAONE_BENCH_DATA"] = tempfile.mkdtemp(prefix="exaone-bench-cold-")
     elif args.fresh_baseline:
-        from exaone_bench.paths import data_dir
+        from exaone_bench.core.paths import data_dir
 
         shutil.rmtree(data_dir() / "cache" / "baselines", ignore_errors=True)
     cmd = [sys.executable, "-m", "pytest", "experiments", "-q", "-p", "no:cacheprovider", "-n", args.n]
@@ -98,7 +98,7 @@ def main() -> None:
     figures.update(print_timelines(doc, started))
     headline = ["wall_min", "variants_worker_s", "accuracy"]
     if args.cold:
-        from exaone_bench.reference import cached_meta
+        from exaone_bench.base_models.exaone_tiny.store import cached_meta
 
         meta = cached_meta()
         stages = "; ".join(f"{step} {seconds:.0f} s" for step, seconds in cold)

@@ -4,7 +4,7 @@ Prints, for the thread count given:
 - the machine's measured fp32 matmul FLOP/s (torch.mm 1024^3, best of 10),
 - our loop's tokens/s (real tokens) and achieved FLOP/s = 3 x the forward FLOPs it executes
   (analytic, exaone_bench.evaluate.flops_per_token per padded token, less the last layer's query
-  side at every position but the pooled one: see exaone_bench/pooling.py) / seconds, and the
+  side at every position but the pooled one: see exaone_bench/models/pooling.py) / seconds, and the
   ratio to the measured peak (goal >= 50 %),
 - a plain eager transformers loop over the same model, data and steps (random batches, padding
   to the batch max, `labels=` loss): tokens/s and our speed relative to it (goal >= 1.0x).
@@ -26,14 +26,16 @@ import contextlib
 import time
 
 import numpy as np
+import records
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-import records
-from exaone_bench.evaluate import flops_per_token, layer_flops
-from exaone_bench.runner import Runner
-from exaone_bench.spec import load_setup
-from exaone_bench.train import batch_order, classifier_from, encode, train
+from exaone_bench.config.setup import load_setup
+from exaone_bench.data.batches import encode
+from exaone_bench.evaluation.cost import flops_per_token, layer_flops
+from exaone_bench.models.classifier import classifier_from
+from exaone_bench.pipeline.runner import Runner
+from exaone_bench.training.loop import batch_order, train
 
 GOAL = ">= 50 % of the machine's fp32 matmul rate measured in the same run, and >= 1.0x a plain transformers loop"
 
@@ -61,7 +63,7 @@ def executed_flops(config, data, order) -> float:
     """Forward FLOPs the loop runs over the batches `order`: padded tokens, less the pooled layer's skips."""
     padded, reviews = padded_tokens(data, order)
     mean_len = padded / reviews
-    # every position but the pooled one skips the last layer's query side (exaone_bench/pooling.py)
+    # every position but the pooled one skips the last layer's query side (exaone_bench/models/pooling.py)
     skipped = (padded - reviews) * layer_flops(config, mean_len)[0]
     return padded * flops_per_token(config, round(mean_len)) - skipped
 
@@ -133,11 +135,11 @@ def main() -> None:
     runner = Runner(setup)
     causal, tokenizer, _ = runner.load_base()
     pad = tokenizer.pad_token_id
-    data = encode(tokenizer, runner.texts["train"], runner.labels["train"], setup.training.max_length)
+    data = encode(tokenizer, runner.split.texts["train"], runner.split.labels["train"], setup.training.max_length)
     peak = matmul_peak(args.threads)
     torch.set_num_threads(args.threads)
 
-    model = classifier_from(causal, runner.num_labels, 0, pad)
+    model = classifier_from(causal, runner.split.num_labels, 0, pad)
     model.set_attn_implementation(args.attn)
     order = batch_order([len(x) for x in data.ids], setup.training, 0)
     padded, reviews = padded_tokens(data, order)
@@ -158,7 +160,7 @@ def main() -> None:
         result = train(model, data, setup.training, 0, pad)
     achieved = 3 * executed_flops(model.config, data, order) / result.seconds
 
-    model = classifier_from(causal, runner.num_labels, 0, pad)
+    model = classifier_from(causal, runner.split.num_labels, 0, pad)
     plain_s, plain_tokens = plain_loop(model, data, args.steps, setup.training.batch_size, pad, setup.training.lr)
 
     what = " compiled" if args.compile else " elementwise compiled" if args.compile_elementwise else ""

@@ -24,7 +24,8 @@ import records  # noqa: E402
 from peak_memory import PeakRSS  # noqa: E402
 from random_exaone import build  # noqa: E402
 
-from exaone_bench.models.variants import Calibration, apply  # noqa: E402
+from exaone_bench.compression.calibration import Calibration
+from exaone_bench.compression.registry import apply
 
 GOAL = "every strategy applies in <= 10 s with peak memory <= 1.2x the model's own"
 # (strategy, the case's name in the figures, compression)
@@ -63,8 +64,8 @@ def main() -> None:
         with PeakRSS() as mem:
             t = time.perf_counter()
             if compression is None:
-                from exaone_bench.models.variants import trim_vocab
-                from exaone_bench.models.variants.surgery import sync_config
+                from exaone_bench.compression.strategies import trim_vocab
+                from exaone_bench.compression.surgery import sync_config
 
                 trim_vocab.cut(variant, record[0], Calibration())
                 sync_config(variant)

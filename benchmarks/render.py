@@ -12,9 +12,8 @@ import argparse
 import shlex
 from pathlib import Path
 
-from tabulate import tabulate
-
 import records
+from tabulate import tabulate
 
 OUT = records.ROOT / "docs" / "benchmarks.md"
 HISTORY = 10  # older runs shown per benchmark

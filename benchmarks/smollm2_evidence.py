@@ -20,14 +20,14 @@ import random
 import time
 
 import numpy as np
-
 import records
-from exaone_bench.analysis.importance import block_influence
-from exaone_bench.compress import calibration_for
-from exaone_bench.data import load_split
-from exaone_bench.evaluate import lm_loss_on_texts
-from exaone_bench.models.base import load_model
-from exaone_bench.models.variants import apply
+
+from exaone_bench.base_models.load import load_model
+from exaone_bench.compression.calibration import calibration_for
+from exaone_bench.compression.importance import block_influence
+from exaone_bench.compression.registry import apply
+from exaone_bench.data.split import load_split
+from exaone_bench.evaluation.lm_loss import lm_loss_on_texts
 
 GOAL = ("none set: whether block influence picks the layers that real pretrained weights can lose "
         "(LM loss before recovery, accuracy after the reduced fine-tune)")
@@ -46,7 +46,7 @@ def main() -> None:
     texts = list(load_split()["validation"]["text"])[: args.texts]
     calib = calibration_for(tok, 32)
     n = model.config.num_hidden_layers
-    bi = block_influence(model, calib.input_ids).tolist()
+    bi = block_influence(model, calib).tolist()
     print(f"SmolLM2-135M: {n} layers; block influence per layer:")
     print("  " + " ".join(f"{i}:{v:.3f}" for i, v in enumerate(bi)))
     order = sorted(range(n), key=bi.__getitem__)
@@ -98,8 +98,8 @@ def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> dict:
 
 def finetune(model, tok, setup_path: str) -> dict:
     """Accuracy after the setup's reduced fine-tune: baseline, 25 % layers by influence, heads, MLP (as figures)."""
-    from exaone_bench.runner import Runner
-    from exaone_bench.spec import load_setup
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.pipeline.runner import Runner
 
     setup = load_setup(setup_path)
     runner = Runner(setup)
@@ -107,7 +107,7 @@ def finetune(model, tok, setup_path: str) -> dict:
     base = runner.baseline()
     b = base.metrics
     print(f"fine-tune: {setup.training.steps} steps x {setup.training.batch_size} reviews, {setup.training.seeds} seed, "
-          f"{setup.training.threads} threads; test split of {len(runner.labels['test'])} reviews")
+          f"{setup.training.threads} threads; test split of {len(runner.split.labels['test'])} reviews")
     print(f"baseline     accuracy {b['accuracy']:.3f}, precision {b['precision']:.3f} "
           f"({base.training['tokens_per_second']:.0f} tokens/s, {time.perf_counter() - t0:.0f} s); floors: "
           f"TF-IDF+LR {base.floors['tfidf_logreg']['accuracy']:.3f}, majority {base.floors['majority_class']['accuracy']:.3f}",
@@ -125,7 +125,7 @@ def finetune(model, tok, setup_path: str) -> dict:
         t0 = time.perf_counter()
         variant = copy.deepcopy(model)
         removed = apply(variant, compression, calibration_for(tok, 32))
-        m = runner.fit_and_evaluate(variant, tok)["metrics"]
+        m = runner.fitter.fit_and_evaluate(variant, tok)["metrics"]
         del variant
         before, after = removed[0]["before"]["parameters"], removed[0]["after"]["parameters"]
         print(f"{list(compression)[0]:<12} {compression}: params {before:,} -> {after:,} ({after / before - 1:+.1%}); "

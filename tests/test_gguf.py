@@ -6,8 +6,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from exaone_bench.cli import main
-from exaone_bench.gguf_export import export, reason_not_offered
-from exaone_bench.validate import SpecError
+from exaone_bench.core.validate import SpecError
+from exaone_bench.export.gguf import export, reason_not_offered
 
 TEXT = "A gripping, beautifully shot film that never quite lands."
 

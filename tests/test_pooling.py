@@ -6,9 +6,10 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, LlamaConfig
 
-from exaone_bench.pooling import last_token_only, pooled_index
-from exaone_bench.spec import TrainingSetup
-from exaone_bench.train import Encoded, train
+from exaone_bench.config.setup import TrainingSetup
+from exaone_bench.data.batches import Encoded
+from exaone_bench.models.pooling import last_token_only, pooled_index
+from exaone_bench.training.loop import train
 from tests.conftest import tiny_exaone_config
 
 LENGTHS = [9, 1, 5, 9, 3]  # right padding to 9; one review of a single token
@@ -106,7 +107,7 @@ def test_the_loop_with_validation_and_gradient_checkpointing_inside_the_pooling(
 
 @pytest.mark.parametrize("kind", ["exaone4", "llama"])
 def test_analytic_flops_count_the_layers_weights_and_the_skipped_query_side(kind):
-    from exaone_bench.evaluate import flops_per_token, layer_flops
+    from exaone_bench.evaluation.cost import flops_per_token, layer_flops
 
     model = _classifier(kind)
     layer = model.model.layers[-1]
@@ -125,7 +126,8 @@ def test_the_loop_on_cuda_matches_the_cpu(dtype):
     """`device: cuda`: the seeded head is the CPU's, and the loop with its hooks gives the CPU's losses."""
     from transformers import Exaone4ForCausalLM
 
-    from exaone_bench.train import classifier_from, predict
+    from exaone_bench.models.classifier import classifier_from
+    from exaone_bench.training.loop import predict
 
     torch.manual_seed(0)
     causal = Exaone4ForCausalLM(tiny_exaone_config())

@@ -6,11 +6,10 @@ import torch
 from transformers import Exaone4ForSequenceClassification
 
 from conftest import tiny_exaone_config
-
-from exaone_bench.models.variants.calibration import Calibration
-from exaone_bench.post_training import apply, check
-from exaone_bench.post_training.scope import targets
-from exaone_bench.validate import SpecError
+from exaone_bench.compression.calibration import Calibration
+from exaone_bench.compression.post_training import apply, check
+from exaone_bench.compression.post_training.scope import targets
+from exaone_bench.core.validate import SpecError
 
 
 @pytest.fixture
@@ -100,7 +99,7 @@ def test_bytes_on_disk_count_tied_weights_once_and_zstd_rewards_zeros(classifier
     """safetensors bytes = the tensors' bytes plus a header; zstd shrinks a half-zero model, not a random one."""
     import zstandard
 
-    from exaone_bench.storage import on_disk, safetensors_file, zstd_bytes
+    from exaone_bench.evaluation.cost import on_disk, safetensors_file, zstd_bytes
 
     dense = on_disk(classifier)
     unique = {p.data_ptr(): p.numel() * p.element_size() for p in classifier.state_dict().values()}
@@ -138,7 +137,7 @@ def test_weight_only_quantization_records_the_bits_it_stored(classifier, spec, b
     assert m["dense_bytes"] == 4 * values
     assert m["packed_bytes"] < m["in_memory_bytes"] if bits == 4 else m["packed_bytes"] == m["in_memory_bytes"]
     assert m["packed_bytes"] - values * bits // 8 == m["in_memory_bytes"] - values  # scales and zero points
-    from exaone_bench.post_training.quantization import dequantized
+    from exaone_bench.compression.post_training.quantization import dequantized
 
     for name, w in dequantized(classifier).items():
         targets(floats)[name].weight.data.copy_(w)
@@ -162,7 +161,7 @@ def test_a_quantized_model_is_written_as_torchao_flattens_it_and_reads_back(clas
     from safetensors import safe_open
     from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
 
-    from exaone_bench.storage import on_disk, safetensors_file
+    from exaone_bench.evaluation.cost import on_disk, safetensors_file
 
     dense = on_disk(classifier)["safetensors_bytes"]
     record = apply(classifier, spec)
@@ -179,7 +178,7 @@ def test_a_quantized_model_is_written_as_torchao_flattens_it_and_reads_back(clas
 
 
 def test_each_transform_says_what_it_measured(classifier):
-    from exaone_bench.post_training import kernel, words
+    from exaone_bench.compression.post_training import kernel, words
 
     assert words(apply(classifier, {"magnitude": {"sparsity": 0.5}})).startswith("50.0 % of decoder weights zero")
     assert words(apply(classifier, {"int8": {}})) == "int8 weights (8 bits measured), one scale per row"

@@ -15,7 +15,7 @@ import termios
 from test_suite import DROP, MICRO_SETUP, MLP
 from test_terminal_block import Screen
 
-from exaone_bench.progress import LiveDisplay, WorkerProgress
+from exaone_bench.suite.progress import LiveDisplay, WorkerProgress
 
 pytest_plugins = ["pytester"]
 

@@ -1,6 +1,7 @@
 """exaone-tiny's build path on the micro recipe, the tokenizer, the cache and model loading."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,13 +14,16 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Exaone4ForCausalLM
 
-from exaone_bench import cli, reference
-from exaone_bench.cache import sha256_file, verify_checksums
-from exaone_bench.models.base import SourceError, load_model, resolve
+from exaone_bench import cli
+from exaone_bench.base_models.exaone_tiny import pretrain, store
+from exaone_bench.base_models.exaone_tiny import recipe as recipes
+from exaone_bench.base_models.load import load_model, resolve
+from exaone_bench.base_models.source import SourceError
+from exaone_bench.core.cache import sha256_file, verify_checksums
 
 
 def test_default_recipe_mirrors_exaone_1_2b_proportions():
-    cfg = reference.model_config(reference.DEFAULT)
+    cfg = recipes.model_config(recipes.DEFAULT)
     assert cfg.num_attention_heads // cfg.num_key_value_heads == 32 // 8
     assert cfg.intermediate_size == 2 * cfg.hidden_size == 2 * 2048 // 2048 * cfg.hidden_size
     assert cfg.head_dim * cfg.num_attention_heads == cfg.hidden_size
@@ -35,7 +39,7 @@ def test_micro_build_writes_a_loadable_checkpoint(micro_reference):
     assert isinstance(model, Exaone4ForCausalLM)
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     meta = json.loads((micro_reference / "run_meta.json").read_text())
-    assert meta["recipe_hash"] == reference.MICRO.hash and meta["seed"] == 0
+    assert meta["recipe_hash"] == recipes.MICRO.hash and meta["seed"] == 0
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
     assert meta["validation"]["corpus_holdout"]["unigram_loss"] > 0
     assert len(meta["corpus"]["sha256"]) == 64
@@ -47,33 +51,33 @@ def test_tokenizer_round_trip(micro_reference):
     ids = tok(text, add_special_tokens=False)["input_ids"]
     assert tok.decode(ids) == text
     assert tok.pad_token_id == 0 and tok.eos_token_id == 2
-    assert max(ids) < reference.MICRO.vocab_size
+    assert max(ids) < recipes.MICRO.vocab_size
 
 
 def test_cache_is_instant_and_recipe_change_rebuilds(micro_reference):
     t0 = time.perf_counter()
-    assert reference.ensure_reference(reference.MICRO, progress=False) == micro_reference
+    assert store.ensure_reference(recipes.MICRO, progress=False) == micro_reference
     assert time.perf_counter() - t0 < 1.0
-    changed = reference.with_overrides(reference.MICRO, steps=3)
-    assert changed.hash != reference.MICRO.hash
-    assert reference.cached_meta(changed) is None  # same dir, different recipe: not a cache hit
+    changed = recipes.with_overrides(recipes.MICRO, steps=3)
+    assert changed.hash != recipes.MICRO.hash
+    assert store.cached_meta(changed) is None  # same dir, different recipe: not a cache hit
 
 
 def test_corrupt_checkpoint_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
-    recipe = reference.with_overrides(reference.MICRO, steps=2)
-    out = reference.ensure_reference(recipe, progress=False)
+    recipe = recipes.with_overrides(recipes.MICRO, steps=2)
+    out = store.ensure_reference(recipe, progress=False)
     (out / "model.safetensors").write_bytes(b"truncated")
-    assert reference.cached_meta(recipe) is None
-    reference.ensure_reference(recipe, progress=False)
+    assert store.cached_meta(recipe) is None
+    store.ensure_reference(recipe, progress=False)
     assert verify_checksums(out)
 
 
 def test_pretraining_lowers_loss_below_unigram(tmp_path, monkeypatch):
     """A short but real pretraining run must beat the unigram baseline on held-out text."""
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
-    recipe = reference.with_overrides(reference.MICRO, steps=120, lr=1e-2, max_corpus_chars=60_000)
-    out = reference.ensure_reference(recipe, progress=False)
+    recipe = recipes.with_overrides(recipes.MICRO, steps=120, lr=1e-2, max_corpus_chars=60_000)
+    out = store.ensure_reference(recipe, progress=False)
     held = json.loads((out / "run_meta.json").read_text())["validation"]["corpus_holdout"]
     assert held["lm_loss"] < held["unigram_loss"]
 
@@ -83,7 +87,7 @@ def test_load_from_local_directory(micro_reference):
     assert src.kind == "local" and not model.training
     x = tok("fresh and funny", return_tensors="pt").input_ids
     with torch.no_grad():
-        assert model(x).logits.shape == (1, x.shape[1], reference.MICRO.vocab_size)
+        assert model(x).logits.shape == (1, x.shape[1], recipes.MICRO.vocab_size)
 
 
 def test_resolve_kinds_and_errors(tmp_path, data_root):
@@ -101,14 +105,14 @@ def test_resolve_kinds_and_errors(tmp_path, data_root):
 
 def test_exaone_tiny_config_is_known_before_it_is_built(tmp_path, monkeypatch):
     """A fresh clone checks experiment specs at collection: no reference build, no weights."""
-    from exaone_bench.models.base import cached_config
-    from exaone_bench.models.variants import check
-    from exaone_bench.spec import SpecError
+    from exaone_bench.base_models.load import cached_config
+    from exaone_bench.compression.registry import check
+    from exaone_bench.core.validate import SpecError
 
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))
     config = cached_config("exaone-tiny")
     assert not (tmp_path / "models").exists()
-    d = reference.DEFAULT
+    d = recipes.DEFAULT
     assert (config.num_hidden_layers, config.hidden_size, config.num_key_value_heads, config.vocab_size) == (
         d.num_hidden_layers, d.hidden_size, d.num_key_value_heads, d.vocab_size)
     with pytest.raises(SpecError, match=r"\[last2\]\.compression\.drop_layers: 9 is out of range \[0, 7\]"):
@@ -139,34 +143,34 @@ def fresh_data(tmp_path, monkeypatch):
     return root
 
 
-PIECES = reference.with_overrides(reference.MICRO, steps=12, max_corpus_chars=8_000)
+PIECES = recipes.with_overrides(recipes.MICRO, steps=12, max_corpus_chars=8_000)
 
 
 def test_pretraining_in_pieces_ends_with_the_weights_of_one_run(fresh_data, monkeypatch, tmp_path):
-    whole = reference.ensure_reference(PIECES, progress=False)
+    whole = store.ensure_reference(PIECES, progress=False)
     whole_sha, whole_meta = _weights_sha(whole), json.loads((whole / "run_meta.json").read_text())
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path / "pieces"))
     for stop in (5, 10):
-        with pytest.raises(reference.Paused, match=f"paused at step {stop} of 12"):
-            reference.ensure_reference(PIECES, progress=False, steps_per_piece=5)
-        state = torch.load(reference.resume_dir(PIECES) / reference.RESUME, weights_only=True)
+        with pytest.raises(pretrain.Paused, match=f"paused at step {stop} of 12"):
+            store.ensure_reference(PIECES, progress=False, steps_per_piece=5)
+        state = torch.load(pretrain.resume_dir(PIECES) / pretrain.RESUME, weights_only=True)
         assert state["step"] == stop and len(state["losses"]) == stop
-        assert reference.cached_meta(PIECES) is None  # nothing half-built is ever a checkpoint
-    out = reference.ensure_reference(PIECES, progress=False, steps_per_piece=5)
+        assert store.cached_meta(PIECES) is None  # nothing half-built is ever a checkpoint
+    out = store.ensure_reference(PIECES, progress=False, steps_per_piece=5)
     meta = json.loads((out / "run_meta.json").read_text())
     assert _weights_sha(out) == whole_sha  # same machine, same threads: bit-identical
     assert meta["loss_curve"] == whole_meta["loss_curve"]
     assert [(p["from_step"], p["to_step"]) for p in meta["trained_on"]] == [(0, 5), (5, 10), (10, 12)]
-    assert not reference.resume_dir(PIECES).exists()  # a finished run leaves no state behind
+    assert not pretrain.resume_dir(PIECES).exists()  # a finished run leaves no state behind
 
 
 def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
     """SIGKILL mid-pretraining (no cleanup runs); the next call resumes from the last state on disk."""
-    recipe = reference.with_overrides(reference.MICRO, steps=400, max_corpus_chars=8_000)
-    code = ("from exaone_bench import reference as r; "
+    recipe = recipes.with_overrides(recipes.MICRO, steps=400, max_corpus_chars=8_000)
+    code = ("from exaone_bench.base_models.exaone_tiny import recipe as r, store; "
             "recipe = r.with_overrides(r.MICRO, steps=400, max_corpus_chars=8_000); "
-            "r.ensure_reference(recipe, progress=False)")
-    state_path = reference.resume_dir(recipe) / reference.RESUME
+            "store.ensure_reference(recipe, progress=False)")
+    state_path = pretrain.resume_dir(recipe) / pretrain.RESUME
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
     try:
         deadline = time.monotonic() + 120
@@ -177,26 +181,26 @@ def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the build ended before it could be killed"
     killed_at = torch.load(state_path, weights_only=True)["step"]
-    assert 0 < killed_at < recipe.steps and reference.cached_meta(recipe) is None
-    resumed = reference.ensure_reference(recipe, progress=False)
+    assert 0 < killed_at < recipe.steps and store.cached_meta(recipe) is None
+    resumed = store.ensure_reference(recipe, progress=False)
     pieces = json.loads((resumed / "run_meta.json").read_text())["trained_on"]
     assert pieces[0]["from_step"] == 0 and pieces[-1]["from_step"] == killed_at and pieces[-1]["to_step"] == 400
 
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path / "whole"))
-    assert _weights_sha(resumed) == _weights_sha(reference.ensure_reference(recipe, progress=False))
+    assert _weights_sha(resumed) == _weights_sha(store.ensure_reference(recipe, progress=False))
 
 
 def test_a_shipped_checkpoint_is_verified_instead_of_pretrained(fresh_data, monkeypatch, tmp_path, capsys):
-    built = reference.ensure_reference(PIECES, progress=False)
-    monkeypatch.setattr(reference, "SHIPPED", tmp_path / "shipped")
+    built = store.ensure_reference(PIECES, progress=False)
+    monkeypatch.setattr(store, "SHIPPED", tmp_path / "shipped")
     shutil.copytree(built, tmp_path / "shipped" / PIECES.name)
     shutil.rmtree(built)
-    assert reference.ensure_reference(PIECES, progress=False) == tmp_path / "shipped" / PIECES.name
+    assert store.ensure_reference(PIECES, progress=False) == tmp_path / "shipped" / PIECES.name
     assert not built.exists()  # verified, not pretrained
 
-    with pytest.raises(reference.Paused):  # --rebuild pretrains even when a checkpoint is shipped
-        reference.ensure_reference(PIECES, rebuild=True, progress=False, steps_per_piece=6)
-    monkeypatch.setattr(reference, "MICRO", PIECES)
+    with pytest.raises(pretrain.Paused):  # --rebuild pretrains even when a checkpoint is shipped
+        store.ensure_reference(PIECES, rebuild=True, progress=False, steps_per_piece=6)
+    monkeypatch.setattr(recipes, "MICRO", PIECES)
     assert cli.main(["reference", "--micro", "--rebuild"]) == 0
     out = capsys.readouterr().out
     assert f"{PIECES.name}: built here at {built}" in out
@@ -204,24 +208,24 @@ def test_a_shipped_checkpoint_is_verified_instead_of_pretrained(fresh_data, monk
 
     (tmp_path / "shipped" / PIECES.name / "model.safetensors").write_bytes(b"truncated")
     with pytest.raises(RuntimeError, match="files do not match checksums.json; restore them with git"):
-        reference.ensure_reference(PIECES, progress=False)
+        store.ensure_reference(PIECES, progress=False)
 
 
 def test_candidate_recipes_build_beside_the_default_and_bad_keys_fail():
-    cand = reference.from_assignments(reference.DEFAULT, ["steps=15000", "lr=1e-3", "extra_corpus=brown_corpus,moby_dick"])
+    cand = recipes.from_assignments(recipes.DEFAULT, ["steps=15000", "lr=1e-3", "extra_corpus=brown_corpus,moby_dick"])
     assert (cand.steps, cand.lr, cand.extra_corpus) == (15000, 1e-3, ("brown_corpus", "moby_dick"))
-    assert cand.name == f"exaone-tiny-{reference.replace(cand, name='exaone-tiny').hash[:8]}"
-    assert reference.reference_dir(cand) != reference.reference_dir(reference.DEFAULT)
-    assert reference.from_assignments(reference.DEFAULT, []) == reference.DEFAULT
+    assert cand.name == f"exaone-tiny-{dataclasses.replace(cand, name='exaone-tiny').hash[:8]}"
+    assert store.reference_dir(cand) != store.reference_dir(recipes.DEFAULT)
+    assert recipes.from_assignments(recipes.DEFAULT, []) == recipes.DEFAULT
     with pytest.raises(ValueError, match=r"--set 'step=3': expected key=value with key one of"):
-        reference.from_assignments(reference.DEFAULT, ["step=3"])
+        recipes.from_assignments(recipes.DEFAULT, ["step=3"])
     with pytest.raises(ValueError, match="steps expects a int"):
-        reference.from_assignments(reference.DEFAULT, ["steps=many"])
+        recipes.from_assignments(recipes.DEFAULT, ["steps=many"])
 
 
 def test_brown_tags_are_stripped_back_to_sentences_and_unknown_packages_fail():
-    from exaone_bench import npm_corpus
-    from exaone_bench.data import DataError
+    from exaone_bench.data import npm_corpus
+    from exaone_bench.data.source import DataError
 
     tagged = ("\n\n\tDan/np Morgan/np told/vbd himself/ppl he/pps would/md forget/vb Ann/np Turner/np ./.\n"
               "He/pps said/vbd ``/`` no/rb ''/'' ,/, and/cc left/vbd (/( quietly/rb )/) ./.\n\n\n"

@@ -6,8 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from exaone_bench.result import (BaselineResult, DeltaInterval, FloorResult, Interval, VariantResult,
-                                 from_dict)
+from exaone_bench.evidence.records import BaselineResult, DeltaInterval, FloorResult, Interval, VariantResult, from_dict
 
 
 def _baseline() -> BaselineResult:

@@ -10,11 +10,11 @@ import time
 import urllib.request
 
 import pytest
+
 # Imported here, not inside a test: mlflow brings the importlib_metadata backport, which installs its
 # finder on sys.meta_path and disables the stdlib's. Imported inside a pytester test, pytester's
 # teardown would restore sys.meta_path without that finder, and no package metadata could be found.
 from mlflow.tracking import MlflowClient  # noqa: F401
-
 from test_suite import DROP, MICRO_SETUP, MLP
 
 pytest_plugins = ["pytester"]
@@ -73,7 +73,7 @@ def test_two_shards_on_one_server_merge_into_the_one_process_report(pytester, mi
     readme = (pytester.path / "merged" / f"merged-{setup_hash}" / "README.md").read_text()
     assert "merged from 2 sessions (shards)" in readme and "## drop_layers" in readme and "## reduce_mlp" in readme
 
-    from exaone_bench.tracking import Tracker
+    from exaone_bench.evidence.tracking import Tracker
 
     merged = Tracker(mlflow_server).read_merged(setup_hash)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{pytester.path / 'one.db'}")

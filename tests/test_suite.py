@@ -102,7 +102,7 @@ def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_re
     parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
     parallel.assert_outcomes(passed=2)
     first = results(suite)
-    from exaone_bench.spec import load_setup
+    from exaone_bench.config.setup import load_setup
 
     # BaselineCache.seeds_dir(), without importing the runner here: pytester's teardown would unload
     # `datasets` and its re-import fails (pyarrow keeps the extension types registered).
@@ -193,8 +193,8 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     """A damaged merged entry is re-merged from the seed parts; a damaged part retrains that seed only."""
     import numpy as np
 
-    from exaone_bench.runner import Runner
-    from exaone_bench.spec import load_setup
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.pipeline.runner import Runner
 
     (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("batch_size: 8", "batch_size: 6"))
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
@@ -324,8 +324,9 @@ def test_models_are_released_between_variants(tmp_path, micro_reference):
 
     from transformers import PreTrainedModel
 
-    from exaone_bench.runner import Runner
-    from exaone_bench.spec import load_experiment, load_setup
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.pipeline.runner import Runner
+    from exaone_bench.suite.collect import load_experiment
 
     (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1"))
     (tmp_path / "drop_layers.yaml").write_text(DROP)
@@ -342,8 +343,9 @@ def test_models_are_released_between_variants(tmp_path, micro_reference):
 
 
 def test_distill_recovery_uses_the_baseline_teacher(tmp_path, micro_reference):
-    from exaone_bench.runner import Runner
-    from exaone_bench.spec import load_experiment, load_setup
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.pipeline.runner import Runner
+    from exaone_bench.suite.collect import load_experiment
 
     results = {}
     for mode in ("finetune", "distill"):
@@ -362,19 +364,19 @@ def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_p
     """Identical architectures are timed once; models share an interleaved run while they fit the budget."""
     from transformers import AutoConfig
 
-    from exaone_bench import latency as runner_mod
-    from exaone_bench.runner import Runner
-    from exaone_bench.spec import load_setup
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.evaluation import latency
+    from exaone_bench.pipeline.runner import Runner
 
     (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference))
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
     base = AutoConfig.from_pretrained(micro_reference).to_dict()
     small = {**base, "num_hidden_layers": 1, "layer_types": base["layer_types"][:1]}
-    timed, real = [], runner_mod.latency_ms
-    monkeypatch.setattr(runner_mod, "latency_ms", lambda models, *args: timed.append(len(models)) or real(models, *args))
+    timed, real = [], latency.latency_ms
+    monkeypatch.setattr(latency, "latency_ms", lambda models, *args: timed.append(len(models)) or real(models, *args))
     ms = runner.latencies([base, small, base])
     assert timed == [2] and len(ms) == 3 and ms[0] == ms[2] and min(ms) > 0
-    monkeypatch.setattr(runner_mod, "latency_memory_budget", lambda device: 1)  # nothing fits beside another
+    monkeypatch.setattr(latency, "latency_memory_budget", lambda device: 1)  # nothing fits beside another
     timed.clear()
     assert len(runner.latencies([base, small])) == 2 and timed == [1, 1]
 
@@ -383,7 +385,7 @@ def test_latency_memory_budget_is_a_quarter_of_free_memory():
     """The budget follows the machine: a quarter of what is available now (slack for other processes' churn)."""
     import psutil
 
-    from exaone_bench.latency import latency_memory_budget
+    from exaone_bench.evaluation.latency import latency_memory_budget
 
     quarter = psutil.virtual_memory().available / 4
     assert 0.5 * quarter < latency_memory_budget("cpu") < 1.5 * quarter
@@ -397,7 +399,7 @@ def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference, tmp
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from exaone_bench.seeds import model_fingerprint
+    from exaone_bench.pipeline.seed_parts import model_fingerprint
 
     model, tokenizer = AutoModelForCausalLM.from_pretrained(micro_reference), AutoTokenizer.from_pretrained(micro_reference)
     twin = copy.deepcopy(model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyte
 from _pytest._io.terminalwriter import TerminalWriter
 
-from exaone_bench.terminal_block import TerminalBlock, visible_width
+from exaone_bench.suite.terminal_block import TerminalBlock, visible_width
 
 
 class Screen:

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_suite import DROP, MICRO_SETUP, MLP
 from transformers import AutoModelForCausalLM
 
-from exaone_bench.data import DataSpec, load_split
-from exaone_bench.report import render, selection
-from exaone_bench.specialisation import difference
-from exaone_bench.zero_shot import split_task
-from exaone_bench.result import BaselineResult, VariantResult
-from exaone_bench.tracking import Tracker
-from test_suite import DROP, MICRO_SETUP, MLP
+from exaone_bench.data.split import DataSpec, load_split
+from exaone_bench.evaluation.zero_shot import split_task
+from exaone_bench.evidence.records import BaselineResult, VariantResult
+from exaone_bench.evidence.tracking import Tracker
+from exaone_bench.report.best_model import selection
+from exaone_bench.report.render import render
+from exaone_bench.report.specialisation import difference
 
 pytest_plugins = ["pytester"]
 # one worker runs the micro suite behind `logged` once for the whole module (`make test` runs --dist loadgroup)
@@ -263,7 +264,7 @@ def test_variants_at_the_same_point_share_one_plot_label():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from exaone_bench.report import _annotate
+    from exaone_bench.report.plots import _annotate
 
     fig, ax = plt.subplots()
     _annotate(ax, [(10.0, 0.675, "drop_layers[last2]"), (10.0, 0.675, "drop_layers[lowest-influence-2]"), (9.0, 0.68, "x")])
@@ -277,8 +278,8 @@ def test_mlflow_writes_leave_the_controller_free_and_keep_their_order(tmp_path, 
 
     from mlflow.tracking import MlflowClient
 
-    from exaone_bench.session import BenchSession
-    from exaone_bench.spec import load_setup
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.suite.session import BenchSession
 
     (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")

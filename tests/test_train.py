@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from exaone_bench.spec import TrainingSetup
-from exaone_bench.train import batch_order, lr_factor
+from exaone_bench.config.setup import TrainingSetup
+from exaone_bench.training.loop import batch_order
+from exaone_bench.training.optim import lr_factor
 
 
 def _lengths(n=4096, seed=0):
@@ -45,7 +46,7 @@ def test_warmup_then_cosine_reaches_zero():
 
 def _task(n=256, seed=0):
     """Token sequences whose label is whether token 5 occurs: learnable in a few dozen steps."""
-    from exaone_bench.train import Encoded
+    from exaone_bench.data.batches import Encoded
 
     rng = np.random.default_rng(seed)
     ids = [list(rng.integers(6, 97, size=int(rng.integers(4, 16)))) for _ in range(n)]
@@ -66,9 +67,9 @@ def test_lora_at_full_rank_tracks_full_fine_tuning_and_merges_into_a_plain_model
     from transformers import Exaone4ForSequenceClassification
 
     from conftest import tiny_exaone_config
-    from exaone_bench import lora
-    from exaone_bench.spec import LoraSetup
-    from exaone_bench.train import predict, train
+    from exaone_bench.config.setup import LoraSetup
+    from exaone_bench.training import lora
+    from exaone_bench.training.loop import predict, train
 
     torch.manual_seed(0)
     base = Exaone4ForSequenceClassification(tiny_exaone_config(num_labels=2)).eval()

@@ -8,10 +8,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from exaone_bench.data import split_texts
-from exaone_bench.models.variants import Calibration, apply, replay
-from exaone_bench.models.variants.trim_vocab import _merge_parents, _with_ancestors, required_ids
-from exaone_bench.spec import SpecError
+from exaone_bench.compression.calibration import Calibration
+from exaone_bench.compression.registry import apply, replay
+from exaone_bench.compression.strategies.trim_vocab import _merge_parents, _with_ancestors, required_ids
+from exaone_bench.core.validate import SpecError
+from exaone_bench.data.split import split_texts
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import sys
 import time
 
 import pytest
+
 # Imported here, not inside a test: mlflow brings the importlib_metadata backport, which installs its
 # finder on sys.meta_path and disables the stdlib's. Imported inside a pytester test, pytester's
 # teardown would restore sys.meta_path without that finder, and no package metadata could be found.
 from mlflow.tracking import MlflowClient
-
 from test_suite import DROP, MICRO_SETUP, MLP
 
 pytest_plugins = ["pytester"]
@@ -30,9 +30,9 @@ pytest_plugins = ["pytester"]
                                                   "written"),
 ])
 def test_every_location_the_setup_names_is_checked(tmp_path, monkeypatch, edit, message):
-    from exaone_bench.preflight import check
-    from exaone_bench.spec import load_setup
-    from exaone_bench.validate import SpecError
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.core.validate import SpecError
+    from exaone_bench.suite.preflight import check
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
@@ -44,9 +44,9 @@ def test_every_location_the_setup_names_is_checked(tmp_path, monkeypatch, edit, 
 
 
 def test_outputs_that_cannot_be_written_are_named(tmp_path, monkeypatch):
-    from exaone_bench.preflight import check
-    from exaone_bench.spec import Setup
-    from exaone_bench.validate import SpecError
+    from exaone_bench.config.setup import Setup
+    from exaone_bench.core.validate import SpecError
+    from exaone_bench.suite.preflight import check
 
     (tmp_path / "blocker").write_text("")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'blocker' / 'mlflow.db'}")
@@ -69,8 +69,8 @@ def test_a_missing_data_source_is_one_usage_error_before_anything_runs(pytester,
 
 def test_each_worker_sees_one_gpu_of_the_callers_list(pytester, micro_reference, monkeypatch):
     """On the CPU: the environment each worker sees. CUDA is never initialised here."""
-    from exaone_bench import devices
-    from exaone_bench.validate import SpecError
+    from exaone_bench.core.validate import SpecError
+    from exaone_bench.suite import devices
 
     pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference)})
     pytester.makepyfile(test_env="""
@@ -92,8 +92,8 @@ def test_each_worker_sees_one_gpu_of_the_callers_list(pytester, micro_reference,
 
 
 def test_runs_started_in_the_same_second_get_their_own_report_directories(tmp_path):
-    from exaone_bench.session import BenchSession
-    from exaone_bench.spec import Setup
+    from exaone_bench.config.setup import Setup
+    from exaone_bench.suite.session import BenchSession
 
     first, second = BenchSession(Setup(), tmp_path, started=1e9), BenchSession(Setup(), tmp_path, started=1e9)
     assert first.stamp != second.stamp and first.stamp[:15] == second.stamp[:15]

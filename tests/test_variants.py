@@ -8,8 +8,9 @@ import torch
 from transformers import AutoModelForCausalLM, Exaone4ForCausalLM, LlamaConfig, LlamaForCausalLM
 
 from conftest import tiny_exaone_config
-from exaone_bench.models.variants import Calibration, apply, replay
-from exaone_bench.spec import SpecError
+from exaone_bench.compression.calibration import Calibration
+from exaone_bench.compression.registry import apply, replay
+from exaone_bench.core.validate import SpecError
 
 IDS = torch.randint(3, 97, (4, 16), generator=torch.Generator().manual_seed(1))
 
@@ -192,7 +193,7 @@ NEED_DATA = ("needs the dataset texts and the tokenizer",)  # only the run can c
 @pytest.mark.parametrize("compression, message", [b for b in BAD if b[1] not in NEED_DATA], ids=lambda x: str(x)[:40])
 def test_bad_specs_fail_on_the_config_alone(tiny_exaone, compression, message):
     """The collector's check: the same errors from the config, with no weights or scores."""
-    from exaone_bench.models.variants import check
+    from exaone_bench.compression.registry import check
 
     with pytest.raises(SpecError) as err:
         check(tiny_exaone.config, compression, where="drop_layers.yaml[broken]")
@@ -203,8 +204,8 @@ def test_config_check_accepts_every_shipped_experiment(tmp_path, monkeypatch):
     """Every variant under experiments/ passes the collector's check against exaone-tiny's shapes."""
     from pathlib import Path
 
-    from exaone_bench.models.base import cached_config
-    from exaone_bench.spec import load_experiment
+    from exaone_bench.base_models.load import cached_config
+    from exaone_bench.suite.collect import load_experiment
 
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path))  # not built: the config comes from the recipe
     config = cached_config("exaone-tiny")

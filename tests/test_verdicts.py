@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from exaone_bench.verdict import judge
-from exaone_bench.spec import Expectation, SpecError, Variant
+from exaone_bench.config.experiment import Variant
+from exaone_bench.config.verdict import Expectation, judge
+from exaone_bench.core.validate import SpecError
 
 
 def variant(**bounds) -> Variant:
@@ -17,7 +18,7 @@ def verdict(v: Variant, lo: float, hi: float, delta: float | None = None) -> tup
     metrics = {m: 0.70 + delta for m in v.expect}
     base = {m: 0.70 for m in v.expect}
     ci = {m: {"ci_low": lo, "ci_high": hi} for m in v.expect}
-    return judge("drop_layers[v]", v, metrics, base, ci)
+    return judge("drop_layers[v]", v.expect, metrics, base, ci)
 
 
 @pytest.mark.parametrize("lo, hi, expected", [
@@ -51,10 +52,10 @@ def test_every_bound_must_be_inside_to_confirm_and_one_beyond_rejects():
     v = variant(accuracy={"min_delta": -0.03}, precision={"min_delta": -0.03})
     metrics, base = {"accuracy": 0.69, "precision": 0.60}, {"accuracy": 0.70, "precision": 0.70}
     inside, beyond = {"ci_low": -0.02, "ci_high": 0.0}, {"ci_low": -0.15, "ci_high": -0.05}
-    assert judge("x", v, metrics, base, {"accuracy": inside, "precision": beyond})[0] == "rejected"
+    assert judge("x", v.expect, metrics, base, {"accuracy": inside, "precision": beyond})[0] == "rejected"
     straddles = {"ci_low": -0.05, "ci_high": 0.0}
-    assert judge("x", v, metrics, base, {"accuracy": inside, "precision": straddles})[0] == "inconclusive"
-    assert judge("x", v, metrics, base, {"accuracy": inside, "precision": inside})[0] == "confirmed"
+    assert judge("x", v.expect, metrics, base, {"accuracy": inside, "precision": straddles})[0] == "inconclusive"
+    assert judge("x", v.expect, metrics, base, {"accuracy": inside, "precision": inside})[0] == "confirmed"
 
 
 def test_a_bound_on_a_metric_without_a_ci_fails_early():

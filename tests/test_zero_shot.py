@@ -10,12 +10,11 @@ import torch
 from transformers import AutoTokenizer, Exaone4ForCausalLM
 
 from conftest import tiny_exaone_config
-
-from exaone_bench.data import DataSpec, load_split
-from exaone_bench.runner import Runner
-from exaone_bench.spec import load_setup
-from exaone_bench.validate import SpecError
-from exaone_bench.zero_shot import accuracy, prompt, split_task, write_task
+from exaone_bench.config.setup import load_setup
+from exaone_bench.core.validate import SpecError
+from exaone_bench.data.split import DataSpec, load_split
+from exaone_bench.evaluation.zero_shot import accuracy, prompt, split_task, write_task
+from exaone_bench.pipeline.runner import Runner
 
 CHOICES = ["positive", "negative"]  # label 0 is "fresh", label 1 "rotten"
 N = 60  # test reviews: enough to tell predictions apart, seconds to score
@@ -69,11 +68,11 @@ def test_extra_harness_tasks_are_scored_beside_the_split(micro_reference, test_s
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
     model, tok = Exaone4ForCausalLM(tiny_exaone_config(vocab_size=512, max_position_embeddings=1024)).eval(), \
         AutoTokenizer.from_pretrained(micro_reference)
-    got = runner.zero_shot(model, tok)
+    got = runner.measures.zero_shot(model, tok)
     assert set(got) == {"zero_shot_accuracy", "zero_shot_accuracy_stderr", "lm_eval.rt_head.acc", "lm_eval.rt_head.acc_stderr"}
     alone = accuracy(model, tok, tmp_path / "extra", "rt_head", 32)
     assert got["lm_eval.rt_head.acc"] == alone["accuracy"]
-    split_dir, name = split_task("rotten_tomatoes", runner.texts["test"], runner.labels["test"], ["good", "bad"])
+    split_dir, name = split_task("rotten_tomatoes", runner.split.texts["test"], runner.split.labels["test"], ["good", "bad"])
     assert got["zero_shot_accuracy"] == accuracy(model, tok, split_dir, name, 32)["accuracy"]
 
 

@@ -1,1 +1,2 @@
 """Analysis of a model's structure: per-parameter statistics and importance scores."""
+

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
-from ..compress import calibration_for
-from ..models.architecture import dense_mlps, sparse_blocks
-from ..models.base import Source, SourceError, load_model, resolve
-from . import importance
-from .params import TableContext, build_table
-from .safetensors_stream import iter_tensors, tensor_entries
+from exaone_bench import __version__
+from exaone_bench.analysis.params import TableContext, build_table
+from exaone_bench.analysis.safetensors_stream import iter_tensors, tensor_entries
+from exaone_bench.base_models.load import load_model, resolve
+from exaone_bench.base_models.source import Source, SourceError
+from exaone_bench.compression import importance
+from exaone_bench.compression.calibration import calibration_for
+from exaone_bench.models.architecture import dense_mlps, sparse_blocks
 
 
 def local_checkpoint(source: str) -> tuple[Source, Path]:
@@ -40,11 +41,11 @@ def redundancy(path: Path, calibration: int, seq_len: int = 64, seed: int = 0):
 
 
     model, tokenizer, _ = load_model(str(path))
-    ids = calibration_for(tokenizer, calibration, seq_len, seed).input_ids
-    bi = importance.block_influence(model, ids)
-    ad = importance.angular_distance(model, ids, 1)
-    heads = importance.head_importance(model, ids)
-    mlp = importance.mlp_channel_importance(model, ids)  # one row per dense MLP
+    calib = calibration_for(tokenizer, calibration, seq_len, seed)
+    bi = importance.block_influence(model, calib)
+    ad = importance.angular_distance(model, calib, 1)
+    heads = importance.head_importance(model, calib)
+    mlp = importance.mlp_channel_importance(model, calib)  # one row per dense MLP
     rep = model.config.num_attention_heads // model.config.num_key_value_heads
     groups = heads.view(len(heads), -1, rep).sum(-1)
     nan = float("nan")
@@ -64,7 +65,7 @@ def redundancy(path: Path, calibration: int, seq_len: int = 64, seed: int = 0):
     }
     sparse = [i for i, _ in sparse_blocks(model)]
     if sparse:  # K-EXAONE: how the router spreads the calibration tokens over each layer's experts
-        share = dict(zip(sparse, importance.routing_frequency(model, ids)))
+        share = dict(zip(sparse, importance.routing_frequency(model, calib)))
         columns["experts_never_routed"] = [int((share[i] == 0).sum()) if i in share else nan for i in range(len(bi))]
         columns["most_routed_expert_share"] = [float(share[i].max()) if i in share else nan for i in range(len(bi))]
     layers = pd.DataFrame(columns)
@@ -106,7 +107,7 @@ def analyze(source: str, out: str | Path, fmt: str = "csv", calibration: int = 0
     from tqdm.auto import tqdm
     from transformers import AutoConfig
 
-    from . import plots
+    from exaone_bench.analysis import plots
 
     t0 = time.perf_counter()
     out = Path(out)

@@ -18,9 +18,11 @@ import torch
 
 log = logging.getLogger(__name__)
 
+
 COLUMNS = ["model_path", "model_id", "revision", "param_name", "layer_index", "block_type", "shape", "rows",
            "cols", "rank", "mean", "std", "var", "sparsity", "dtype", "created_at",
            "numel", "stable_rank", "effective_rank", "frobenius_norm", "spectral_norm", "top_sv_share", "note"]
+
 
 # EXAONE 4 names first; Llama names map onto the same block types, and so do EXAONE 3.x's GPT-style
 # names as its checkpoints store them (transformers renames them to Llama's when it loads them).
@@ -36,13 +38,21 @@ BLOCK_TYPES = {
     # K-EXAONE (exaone_moe): the router of a sparse layer and its correction bias
     "gate": "router", "e_score_correction_bias": "router_bias",
 }
+
+
 # Inside a sparse MoE layer the same projection names belong to a routed or a shared expert.
 EXPERT_PREFIX = {"experts": "expert_", "shared_experts": "shared_expert_"}
+
+
 ORDER = ["input_layernorm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "o_proj", "post_attention_layernorm",
          "gate_proj", "up_proj", "down_proj", "router", "router_bias", "expert_gate_proj", "expert_up_proj",
          "expert_down_proj", "shared_expert_gate_proj", "shared_expert_up_proj", "shared_expert_down_proj",
          "post_feedforward_layernorm", "embedding", "norm", "lm_head", "score"]
+
+
 LAYER = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")
+
+
 VISION = re.compile(r"(?:^|\.)(?:visual|vision_tower|vision_model)\.")
 
 
@@ -80,6 +90,8 @@ def sort_key(row: dict):
 
 
 GRAM_ASPECT = 8  # matrices at least this many times taller than wide go through the Gram matrix
+
+
 GRAM_CHUNK = 8192
 
 

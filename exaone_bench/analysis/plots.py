@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt  # noqa: E402
 
 matplotlib.use("Agg")  # files only: no display on the machines this runs on
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def rank_per_layer(table, path: Path) -> Path:

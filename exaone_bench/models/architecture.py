@@ -15,10 +15,12 @@ from __future__ import annotations
 from torch import nn
 
 SUPPORTED = ("exaone", "exaone4", "exaone_moe", "llama")
+
+
 PER_LAYER = ("layer_types", "mlp_layer_types")  # config lists with one entry per decoder layer
 
 
-FULL = "full_model"  # where a text tower (models/base/vision_language.py) keeps its vision-language model
+FULL = "full_model"  # where a text tower (models/vision_language.py) keeps its vision-language model
 
 
 def full_model(model):

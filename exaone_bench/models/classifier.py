@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import importlib
 
+import torch
 from transformers.modeling_layers import GenericForSequenceClassification
-from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING,
+    MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING,
+)
 
 _COMPOSED: dict[str, type] = {}
 
@@ -37,3 +41,20 @@ def sequence_classifier(config, dtype=None):
 
 
 __all__ = ["classifier_class", "sequence_classifier"]
+
+
+def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
+    """A sequence classifier sharing the causal LM's backbone weights; the head is seeded."""
+    config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
+    config.num_labels, config.pad_token_id = num_labels, pad_token_id
+    config.architectures = None
+    torch.manual_seed(seed)
+    model = sequence_classifier(config, dtype=causal_lm.dtype).to(causal_lm.device)
+    backbone = getattr(model, model.base_model_prefix)
+    backbone.load_state_dict(getattr(causal_lm, causal_lm.base_model_prefix).state_dict())
+    # drawn on the CPU and copied: the same head on every device (a CPU generator cannot fill a GPU tensor)
+    gen = torch.Generator().manual_seed(seed)
+    head = torch.empty(model.score.weight.shape, dtype=model.score.weight.dtype)
+    with torch.no_grad():
+        model.score.weight.copy_(head.normal_(0.0, config.initializer_range, generator=gen))
+    return model

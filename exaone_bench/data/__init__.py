@@ -1,0 +1,1 @@
+"""The fixed split, the pretraining corpus, and encoding into batches."""

@@ -1,0 +1,60 @@
+"""Confidence intervals: paired bootstrap of a variant's delta to the baseline, and of one model's level."""
+from __future__ import annotations
+
+import numpy as np
+
+from exaone_bench.config.metrics import BOUNDED
+
+
+def _macro_precision(labels, preds, n_classes):
+    """Macro precision of each row of `preds` (resamples x items) against `labels` (same shape)."""
+    out = np.zeros(len(preds))
+    for c in range(n_classes):
+        predicted = preds == c
+        tp = (predicted & (labels == c)).sum(1)
+        n = predicted.sum(1)
+        out += np.where(n > 0, tp / np.maximum(n, 1), 0.0)
+    return out / n_classes
+
+
+def _resample(labels, preds, items, rng, n_classes) -> tuple[float, float]:
+    """(accuracy, macro precision) of one bootstrap draw: the given items, seeds drawn with replacement."""
+    p = preds[rng.integers(0, len(preds), len(preds))][:, items]
+    y = np.broadcast_to(labels[items], p.shape)
+    return float((p == y).mean()), float(_macro_precision(y, p, n_classes).mean())
+
+
+def _interval(values, confidence) -> dict:
+    lo, hi = np.quantile(values, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return {"ci_low": float(lo), "ci_high": float(hi)}
+
+
+def delta_ci(labels: np.ndarray, variant_preds: np.ndarray, baseline_preds: np.ndarray, resamples: int,
+             confidence: float, seed: int = 0) -> dict:
+    """Bootstrap CI of (variant - baseline) for accuracy and macro precision.
+
+    `*_preds` are (seeds, items) predicted labels. Each resample draws items with replacement
+    (shared by both models) and, independently for each model, seeds with replacement.
+    """
+    rng = np.random.default_rng(seed)
+    n_classes = int(max(labels.max(), variant_preds.max(), baseline_preds.max())) + 1
+    deltas = []
+    for _ in range(resamples):
+        items = rng.integers(0, len(labels), len(labels))
+        v = _resample(labels, variant_preds, items, rng, n_classes)
+        b = _resample(labels, baseline_preds, items, rng, n_classes)
+        deltas.append((v[0] - b[0], v[1] - b[1]))
+    out = {}
+    for i, metric in enumerate(BOUNDED):
+        ci = _interval([d[i] for d in deltas], confidence)
+        out[metric] = {**ci, "distinguishable": bool(ci["ci_low"] > 0 or ci["ci_high"] < 0)}
+    return out
+
+
+def level_ci(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: float, seed: int = 0) -> dict:
+    """Bootstrap CI of one model's accuracy and macro precision over seeds x test items."""
+    rng = np.random.default_rng(seed)
+    n_classes = int(max(labels.max(), preds.max())) + 1
+    draws = [_resample(labels, preds, rng.integers(0, len(labels), len(labels)), rng, n_classes)
+             for _ in range(resamples)]
+    return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(BOUNDED)}

@@ -1,0 +1,1 @@
+"""The typed result records and MLflow, the only place that imports mlflow."""

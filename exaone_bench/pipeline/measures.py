@@ -1,0 +1,74 @@
+"""The training-free measures every row gets, bound to one setup and its split: shape, LM loss, zero-shot.
+
+The baseline, a structural variant, a post-training row and a comparison model are all measured
+by these same functions, so their columns mean the same thing.
+"""
+from __future__ import annotations
+
+import torch
+
+from exaone_bench.compression.surgery import shape_summary
+from exaone_bench.config.setup import Setup
+from exaone_bench.core.validate import SpecError
+from exaone_bench.data.split import Split
+from exaone_bench.evaluation import zero_shot
+from exaone_bench.evaluation.lm_loss import lm_loss_on_texts
+
+SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
+                "number_of_kv_heads": "num_key_value_heads", "hidden_dim": "hidden_size",
+                "intermediate_size": "intermediate_size", "vocab_size": "vocab_size",
+                "number_of_experts": "num_experts"}  # a MoE's routed experts per sparse layer
+
+
+def torch_threads(setup: Setup) -> int:
+    """The torch threads a model of this setup trains and is measured with (0 in the setup: torch's default)."""
+    return setup.training.threads or torch.get_num_threads()
+
+
+def shape(causal_lm) -> dict:
+    """The contract's shape params (experts only for a MoE), from the same summary the removal records use."""
+    summary = shape_summary(causal_lm)
+    return {**{k: summary[v] for k, v in SHAPE_PARAMS.items() if v in summary}, "total_parameters": summary["parameters"]}
+
+
+class Measures:
+    """LM loss and zero-shot accuracy of a causal LM under `setup`, on `split`'s held-out texts."""
+
+    def __init__(self, setup: Setup, split: Split):
+        self.setup, self.split = setup, split
+        if setup.evaluation.zero_shot.enabled:
+            self.label_words()  # a wrong count of label words fails before anything trains
+
+    def label_words(self) -> list[str]:
+        """The zero-shot choices, one per label id: the setup's, else the data's label names."""
+        words = self.setup.evaluation.zero_shot.choices or list(self.split.label_names)
+        if len(words) != self.split.num_labels:
+            raise SpecError(f"{self.setup.path}: evaluation.zero_shot.choices: {len(words)} label words {words} "
+                            f"for {self.split.num_labels} labels ({', '.join(self.split.label_names)})")
+        return words
+
+    def lm_loss(self, causal_lm, tokenizer) -> float:
+        """Held-out LM loss on the first `evaluation.lm_loss_texts` validation reviews: structural damage."""
+        return lm_loss_on_texts(causal_lm, tokenizer, self.split.texts["validation"][: self.setup.evaluation.lm_loss_texts])
+
+    def zero_shot(self, causal_lm, tokenizer, threads: int | None = None) -> dict[str, float]:
+        """Training-free, through lm-evaluation-harness: the label words' zero-shot accuracy on the test
+        split (and its stderr), and every metric of the setup's extra harness tasks (`lm_eval.<task>.<metric>`).
+
+        `threads`: torch threads for the harness's forwards (default: the setup's, as for training).
+        """
+        z, extra = self.setup.evaluation.zero_shot, self.setup.evaluation.lm_eval_tasks
+        tasks = {t.task: t.include_path for t in extra}
+        if z.enabled:
+            task_dir, split_task = zero_shot.split_task(self.setup.data.source, self.split.texts["test"],
+                                                        self.split.labels["test"], self.label_words())
+            tasks[split_task] = str(task_dir)
+        if not tasks:
+            return {}
+        torch.set_num_threads(threads or torch_threads(self.setup))
+        rows = zero_shot.evaluate(causal_lm, tokenizer, tasks, z.batch_size)
+        out = {f"lm_eval.{t.task}.{metric}": value for t in extra for metric, value in rows[t.task].items()}
+        if z.enabled:
+            out["zero_shot_accuracy"] = rows[split_task]["acc"]
+            out["zero_shot_accuracy_stderr"] = rows[split_task].get("acc_stderr", float("nan"))
+        return out

@@ -1,0 +1,84 @@
+"""The pipeline of one structural variant: cut it from the original, measure the damage, fine-tune per seed, judge.
+
+Within one run, two variants that build the very same model share their seeds: it is trained once
+(seed_parts.py). The baseline it is compared with comes from baseline.py, trained once per setup hash.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from exaone_bench.compression.calibration import calibration_for
+from exaone_bench.compression.registry import apply
+from exaone_bench.config.experiment import Experiment, Variant
+from exaone_bench.config.metrics import NAMES
+from exaone_bench.config.setup import Setup
+from exaone_bench.config.verdict import judge
+from exaone_bench.data.split import Split
+from exaone_bench.evaluation.intervals import delta_ci, level_ci
+from exaone_bench.evidence.records import DeltaInterval, Interval, VariantResult
+from exaone_bench.pipeline.baseline import BaselineCache
+from exaone_bench.pipeline.fitting import Fitter, memory_mb
+from exaone_bench.pipeline.measures import Measures, shape, torch_threads
+from exaone_bench.pipeline.seed_parts import model_fingerprint
+
+
+def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split, load_base: Callable,
+        fitter: Fitter, measures: Measures, baselines: BaselineCache) -> VariantResult:
+    """Cut `variant` from the model `load_base` returns, measure it before and after the setup's fine-tune."""
+    s, name = setup, f"{experiment.name}[{variant.id}]"
+    t0, started = time.perf_counter(), time.time()
+    # Distillation needs the baseline before training. Otherwise this worker first builds the
+    # baseline seeds no other worker holds (none, once they are all taken) and trains its
+    # variant while the others finish theirs; the baseline is read back for the comparison.
+    if s.training.recovery == "distill":
+        base = baselines.get()
+    else:
+        base = None
+        baselines.start_seeds()
+    torch.set_num_threads(torch_threads(s))
+    t_load = time.perf_counter()  # the compress time excludes the baseline seeds built above
+    causal_lm, tokenizer, _ = load_base()
+    c = s.calibration
+    calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=split.texts["train"])
+    removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
+                    where=f"{Path(experiment.path).name}[{variant.id}].compression")
+    tokenizer = calib.tokenizer
+    t_compress = time.perf_counter() - t_load
+    lm_loss = measures.lm_loss(causal_lm, tokenizer)
+    zero_shot_before = measures.zero_shot(causal_lm, tokenizer)
+    fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
+    fitted = fitter.fit_and_evaluate(causal_lm, tokenizer, fitter.teacher(base), name, fingerprint)
+    base = base or baselines.get()
+    test = split.labels["test"]
+    ci = delta_ci(test, fitted["preds"], base.preds, s.evaluation.bootstrap, s.evaluation.confidence)
+    deltas = {m: fitted["metrics"][m] - base.metrics[m] for m in NAMES}
+    verdict, message = judge(name, variant.expect, fitted["metrics"], base.metrics, ci)
+    params = {**shape(causal_lm), **fitted["cost"]}
+    result = VariantResult(
+        name=name, experiment=experiment.name, variant_id=variant.id, strategy=experiment.strategy,
+        stage=experiment.stage, hypothesis=experiment.hypothesis, motivation=experiment.motivation,
+        description=variant.description, compression=variant.compression, removed=removed,
+        expect={m: e.describe() for m, e in variant.expect.items()},
+        params=params, metrics=fitted["metrics"], per_seed=fitted["per_seed"], deltas=deltas,
+        ci={m: DeltaInterval(**c) for m, c in ci.items()}, verdict=verdict, message=message,
+        level_ci={m: Interval(**c) for m, c in level_ci(test, fitted["preds"], s.evaluation.bootstrap,
+                                                         s.evaluation.confidence).items()},
+        lm_loss_before_recovery=lm_loss, base_lm_loss=base.lm_loss_before_recovery, zero_shot=zero_shot_before,
+        delta_params_pct=100.0 * (params["total_parameters"] / base.params["total_parameters"] - 1),
+        config=causal_lm.config.to_dict(),
+        flop_ratio=params["flops_per_token"] / base.params["flops_per_token"],
+        training=fitted["training"], setup_hash=s.hash, model_fingerprint=fingerprint,
+        seconds={"compress": round(t_compress, 2), "total": round(time.perf_counter() - t0, 2)},
+        # where and when it ran: a benchmark lays out each worker's timeline from these
+        worker={"pid": os.getpid(), "started": started, "finished": time.time()})
+    del causal_lm
+    gc.collect()
+    result.memory = memory_mb()
+    return result

@@ -1,0 +1,124 @@
+"""The markdown comparison report: tables (tabulate), plots (matplotlib), the justified best model.
+
+Every number in a sentence comes from the same result records (evidence/records.py) as the tables; the same function
+renders the report at session end and from MLflow alone (`exaone-bench report`), so both agree.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tabulate import tabulate
+
+from exaone_bench.config.verdict import VERDICT_TEXT
+from exaone_bench.report import bytes_frontier, specialisation
+from exaone_bench.report.best_model import identical_models, justification, selection
+from exaone_bench.report.plots import _plots
+from exaone_bench.report.specialisation import CHART, label
+from exaone_bench.report.tables import _pm, _strategy_table, _zero, _zstd_mb, removed_text
+
+
+def render(doc: dict, out: Path) -> Path:
+    """Write README.md and the PNGs into `out`; return the README path."""
+    out.mkdir(parents=True, exist_ok=True)
+    setup, base = doc["setup"], doc["baseline"]
+    t, lat = setup["training"], setup["evaluation"]["latency"]
+    images = _plots(doc, out) if doc["variants"] or doc.get("post_training") else []
+    lines = ["# exaone-bench report", "",
+             f"Model `{setup['model']}`; data `{setup['data']['source']}` (split seed {setup['data']['seed']}); "
+             f"fine-tune {t['steps']} steps x batch {t['batch_size']}, lr {t['lr']}, {t['schedule']}, "
+             f"recovery `{t['recovery']}`, {t['seeds']} seeds. Setup hash `{doc.get('setup_hash', '')}`; "
+             + (f"merged from {len(doc['shards'])} sessions (shards) `{'`, `'.join(doc['shards'])}`." if doc.get("shards")
+                else f"MLflow run `{doc.get('run_id', '')}`."), "",
+             f"Latency: median of {lat['repeats']} batch-{lat['batch_size']} forwards of {lat['seq_len']} tokens "
+             f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant "
+             "with nothing else running, the models' forwards interleaved so that a slow spell of the machine "
+             "falls on all of them alike.", ""]
+    if len(doc.get("shards", [])) > 1:
+        lines += ["Merged shards: each shard measured the latency of its own rows on its own machine at its end, "
+                  "so latencies compare within a shard, not across shards.", ""]
+    if doc.get("tags", {}).get("incomplete"):
+        lines += [f"**Incomplete: the run was {doc['tags']['incomplete']}.** The rows below are the items that finished "
+                  f"({len(doc['variants']) + len(doc.get('post_training', []))} of them); the rest did not run to the end.", ""]
+    lines += ["## Baseline and floors", ""]
+    def ci(row):
+        c = row.level_ci.get("accuracy")
+        return f"[{c.ci_low:.3f}, {c.ci_high:.3f}]" if c else ""
+
+    rows = [["baseline (uncompressed, same setup)", _pm(base.metrics, "accuracy"), _pm(base.metrics, "precision"),
+             ci(base), _zero(base), f"{base.params['total_parameters']:,}", _zstd_mb(base)]]
+    for name, m in base.floors.items():
+        rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "—", "no LLM", "—"])
+    for ref in doc.get("references", []):  # comparison models: rows beside the suite, never candidates
+        tuned = ref.fine_tuned and "accuracy" in ref.metrics
+        rows.append([f"{label(ref)} (comparison{', fine-tuned' if tuned else ', not fine-tuned'})",
+                     _pm(ref.metrics, "accuracy") if tuned else "—", _pm(ref.metrics, "precision") if tuned else "—",
+                     ci(ref), _zero(ref), f"{ref.params['total_parameters']:,}", _zstd_mb(ref)])
+    lines += [tabulate(rows, headers=["model", "accuracy", "precision", "accuracy 95% CI", "zero-shot accuracy", "params",
+                                      "zstd MB"],
+                       tablefmt="github"), ""]
+    if base.zero_shot:
+        choices = setup["evaluation"]["zero_shot"]["choices"]
+        words = " / ".join(f"`{w}`" for w in choices) + " for label ids " + ", ".join(map(str, range(len(choices)))) \
+            if choices else "the data's label names"
+        lines += [f"Zero-shot accuracy: lm-evaluation-harness scores each test review by the log-likelihood of every "
+                  f"label word ({words}) after a prompt, before any training (for a variant: after the cut, before "
+                  "recovery); the likelier word is the prediction.", ""]
+    tfidf = base.floors["tfidf_logreg"]["accuracy"]
+    if base.metrics["accuracy"] < tfidf:
+        lines += [f"Caveat: the baseline's accuracy ({base.metrics['accuracy']:.3f}) is below the TF-IDF + LR floor "
+                  f"({tfidf:.3f}): deltas below measure what compression does to this model, not to a classifier "
+                  "that beats bag-of-words.", ""]
+    by_strategy: dict[str, list] = {}
+    for r in doc["variants"]:
+        by_strategy.setdefault(r.experiment, []).append(r)
+    for name, rows in by_strategy.items():
+        lines += [f"## {name}", "", f"Hypothesis: {rows[0].hypothesis}", ""]
+        if rows[0].motivation:
+            lines += [f"Motivation: {rows[0].motivation}", ""]
+        lines += [_strategy_table(rows, base), ""]
+        lines += [f"- {r.message}" for r in rows] + [""]
+    same = identical_models(doc["variants"])
+    if same:
+        lines += ["## Identical models", "", "These variants removed exactly the same parts (for example, a score "
+                  "chose the layers another variant names), so each group is one model, trained once.", ""] + same + [""]
+    for failed in doc.get("failed", []):
+        lines += [f"- `{failed['name']}` crashed: `{failed['error'].strip().splitlines()[-1] if failed['error'] else ''}`"]
+    if images:
+        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images if i not in (CHART, bytes_frontier.CHART)] + [""]
+    answer = specialisation.paragraph(doc)
+    if answer:
+        lines += ["## Size versus specialisation", "", "Did a smaller fine-tuned model beat a larger one used zero-shot?", ""]
+        lines += answer + [""] + ([f"![{CHART}]({CHART})", ""] if CHART in images else [])
+    best, qualified = selection(doc)
+    frontier = bytes_frontier.section(doc, best)
+    if frontier:
+        lines += frontier + ([f"![{bytes_frontier.CHART}]({bytes_frontier.CHART})", ""] if bytes_frontier.CHART in images else [])
+    lines += ["## Best compressed model", ""] + justification(best, qualified, doc) + [""]
+    named = {v: ", ".join(r.name for r in doc["variants"] if r.verdict == v) or "none"
+             for v in VERDICT_TEXT}
+    lines += [f"Hypotheses confirmed (every CI inside its bound): {named['confirmed']}. "
+              f"Rejected (a whole CI beyond its bound): {named['rejected']}. "
+              f"Inconclusive (a CI straddles its bound; more seeds or test items would decide it): {named['inconclusive']}.", ""]
+    finals = [r for r in doc["variants"] if r.stage == "final"]
+    for f in finals:
+        parts = [r for r in doc["variants"] if r.stage == "compression" and len(r.compression) == 1
+                 and next(iter(r.compression.items())) in f.compression.items()]
+        lines += [f"## Final combined: {f.name}", "",
+                  tabulate([[r.name, removed_text(r.removed), f"{r.delta_params_pct:+.1f}%", f"{r.deltas['accuracy']:+.3f}",
+                             f"{r.deltas['precision']:+.3f}", r.verdict] for r in [f, *parts]],
+                           headers=["model", "removed", "Δ params", "Δ accuracy", "Δ precision", "verdict"], tablefmt="github"),
+                  ""]
+    readme = out / "README.md"
+    readme.write_text("\n".join(lines))
+    return readme
+
+
+def publish(doc: dict, reports_dir: Path, stamp: str) -> Path:
+    """reports/<stamp>/ and a copy at reports/latest/ (results.json there is kept)."""
+    run_dir = render(doc, reports_dir / stamp).parent
+    latest = reports_dir / "latest"
+    latest.mkdir(parents=True, exist_ok=True)
+    for f in run_dir.iterdir():
+        shutil.copy(f, latest / f.name)
+    return run_dir

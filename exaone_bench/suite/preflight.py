@@ -1,0 +1,62 @@
+"""Checks at session start that every location a setup names can be used, before anything builds or trains.
+
+A missing data file, a model source that is not there, or a report or MLflow location that
+cannot be written would otherwise surface minutes later, once per item, as tracebacks. Each
+check here fails with one line naming the setup key (or environment variable) and the path.
+Nothing is loaded, built or downloaded: a hub id is accepted as written (it is fetched later).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from exaone_bench.core.validate import SpecError
+
+
+def check(setup, rootdir: Path) -> None:
+    """Raise SpecError on the first unusable location of `setup` (run from `rootdir`)."""
+    from exaone_bench.base_models.load import resolve
+    from exaone_bench.base_models.source import SourceError
+    from exaone_bench.core.paths import data_dir
+    from exaone_bench.data.source import ROTTEN_TOMATOES
+    from exaone_bench.evidence.tracking import tracking_uri
+
+    where = setup.path or "setup"
+    if setup.data.source != ROTTEN_TOMATOES:
+        path = Path(setup.data.source).expanduser()
+        if not path.is_file():
+            raise SpecError(f"{where}: data.source: '{setup.data.source}' does not exist (a .csv or .jsonl file with "
+                            f"text and label columns, or {ROTTEN_TOMATOES})")
+        if not os.access(path, os.R_OK):
+            raise SpecError(f"{where}: data.source: '{setup.data.source}' is not readable")
+        if path.suffix not in (".csv", ".jsonl", ".json"):
+            raise SpecError(f"{where}: data.source: '{setup.data.source}' is a {path.suffix or 'suffix-less'} file; "
+                            "use .csv or .jsonl")
+    sources = [("model", setup.model)] + [(f"compare[{i}].source", c.source) for i, c in enumerate(setup.compare)]
+    for key, source in sources:
+        try:
+            resolve(source, build=False)
+        except SourceError as e:
+            raise SpecError(f"{where}: {key}: {e}") from e
+    writable(Path(rootdir) / "reports", f"{where}: the reports directory")
+    writable(data_dir(), "EXAONE_BENCH_DATA (the data and cache directory)" if os.environ.get("EXAONE_BENCH_DATA")
+             else f"{where}: the data directory")
+    uri = tracking_uri(setup.tracking_uri, rootdir)
+    key = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else f"{where}: tracking_uri"
+    if uri.startswith("sqlite:///"):
+        writable(Path(uri.removeprefix("sqlite:///")).parent, f"{key} ({uri})")
+    elif uri.startswith("file:") or "://" not in uri:
+        writable(Path(uri.removeprefix("file://").removeprefix("file:")), f"{key} ({uri})")
+
+
+def writable(path: Path, what: str) -> None:
+    """`path`, or the nearest folder above it that exists, must be a writable directory."""
+    probe = Path(path).expanduser().resolve()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise SpecError(f"{what}: '{path}' cannot be written ({probe} is "
+                        f"{'not a directory' if not probe.is_dir() else 'not writable'})")
+
+
+__all__ = ["check", "writable"]
