@@ -17,7 +17,6 @@ where the step stops being bound by kernel launches.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import records
@@ -56,7 +55,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("bench_fullsize_gpu.py needs a CUDA GPU")
     setup = load_setup(args.setup, device="cuda")
-    training = dataclasses.replace(setup.training, steps=args.steps)
+    training = setup.training.model_copy(update={"steps": args.steps})
     runner = Runner(setup)
     _, tokenizer, _ = runner.load_base()
     pad = tokenizer.pad_token_id
@@ -75,7 +74,7 @@ def main() -> None:
                "matmul_tflops_bf16": round(peaks[torch.bfloat16], 1)}
     batch_sizes = args.batch_sizes or [training.batch_size]
     for batch_size in batch_sizes:
-        setup_b = dataclasses.replace(training, batch_size=batch_size)
+        setup_b = training.model_copy(update={"batch_size": batch_size})
         flops = 3 * executed_flops(model.config, data, batch_order([len(x) for x in data.ids], setup_b, 0))
         for dtype, torch_dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
             # Warm-up over the very batches timed next (seed 0): each new review length makes the

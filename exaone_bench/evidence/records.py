@@ -43,6 +43,11 @@ class Record:
             kwargs[name] = {k: kind.from_dict(v, f"{where}.{name}.{k}") for k, v in value.items()} if kind else value
         return cls(**kwargs)
 
+    @classmethod
+    def each(cls, raw: dict[str, dict]) -> dict:
+        """metric -> record of this kind, from the plain dicts an interval function returns."""
+        return {k: cls(**v) for k, v in raw.items()}
+
     def to_dict(self) -> dict:
         out = {}
         for f in fields(self):

@@ -21,8 +21,7 @@ from exaone_bench.core.cache import atomic_dir, verify_checksums, write_checksum
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.floors import floors
-from exaone_bench.evaluation.intervals import level_ci
-from exaone_bench.evidence.records import BaselineResult, Interval
+from exaone_bench.evidence.records import BaselineResult
 from exaone_bench.pipeline.fitting import Fitter, combine
 from exaone_bench.pipeline.measures import Measures, shape, torch_threads
 from exaone_bench.pipeline.seed_parts import shared_seeds, write_part
@@ -104,9 +103,7 @@ class BaselineCache:
             setup_hash=self.setup.hash, params={**shape(causal_lm), **fitted["cost"]},
             config=causal_lm.config.to_dict(),
             metrics=fitted["metrics"], per_seed=fitted["per_seed"], training=fitted["training"],
-            level_ci={m: Interval(**c) for m, c in level_ci(
-                self.split.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
-                self.setup.evaluation.confidence).items()},
+            level_ci=self.measures.level_intervals(fitted["preds"]),
             lm_loss_before_recovery=lm_loss, base_lm_loss=lm_loss, zero_shot=self.measures.zero_shot(causal_lm, tokenizer),
             floors=floors(self.split.texts["train"], self.split.labels["train"], self.split.texts["test"],
                           self.split.labels["test"]),

@@ -18,7 +18,7 @@ from filelock import FileLock
 from exaone_bench.config.setup import CompareSetup, Setup
 from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
 from exaone_bench.core.paths import data_dir
-from exaone_bench.evidence.records import Interval, ReferenceResult
+from exaone_bench.evidence.records import ReferenceResult
 from exaone_bench.pipeline.fitting import Fitter
 from exaone_bench.pipeline.measures import Measures, shape
 
@@ -44,7 +44,6 @@ def reference_row(entry: CompareSetup, setup: Setup, fitter: Fitter, measures: M
 def measure(entry: CompareSetup, setup: Setup, fitter: Fitter, measures: Measures) -> ReferenceResult:
     """Load the model through the same `from_pretrained` path as the base model; score it; fine-tune if asked."""
     from exaone_bench.base_models.load import load_model
-    from exaone_bench.evaluation.intervals import level_ci
 
     t0 = time.perf_counter()
     s = setup
@@ -59,8 +58,7 @@ def measure(entry: CompareSetup, setup: Setup, fitter: Fitter, measures: Measure
         fitted = fitter.fit_and_evaluate(causal_lm, tokenizer, name=row.name)
         row.metrics, row.per_seed, row.training = fitted["metrics"], fitted["per_seed"], fitted["training"]
         row.params.update(fitted["cost"])
-        row.level_ci = {m: Interval(**c) for m, c in level_ci(fitter.split.labels["test"], fitted["preds"], s.evaluation.bootstrap,
-                                                               s.evaluation.confidence).items()}
+        row.level_ci = measures.level_intervals(fitted["preds"])
     row.seconds = round(time.perf_counter() - t0, 1)
     return row
 

@@ -12,7 +12,9 @@ from exaone_bench.config.setup import Setup
 from exaone_bench.core.validate import SpecError
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation import zero_shot
+from exaone_bench.evaluation.intervals import level_ci
 from exaone_bench.evaluation.lm_loss import lm_loss_on_texts
+from exaone_bench.evidence.records import Interval
 
 SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
                 "number_of_kv_heads": "num_key_value_heads", "hidden_dim": "hidden_size",
@@ -32,12 +34,17 @@ def shape(causal_lm) -> dict:
 
 
 class Measures:
-    """LM loss and zero-shot accuracy of a causal LM under `setup`, on `split`'s held-out texts."""
+    """LM loss, zero-shot accuracy and metric intervals under `setup`, on `split`'s held-out texts."""
 
     def __init__(self, setup: Setup, split: Split):
         self.setup, self.split = setup, split
         if setup.evaluation.zero_shot.enabled:
             self.label_words()  # a wrong count of label words fails before anything trains
+
+    def level_intervals(self, preds) -> dict[str, Interval]:
+        """Each metric's bootstrap CI on the test split, from every seed's predictions (seeds x items)."""
+        e = self.setup.evaluation
+        return Interval.each(level_ci(self.split.labels["test"], preds, e.bootstrap, e.confidence))
 
     def label_words(self) -> list[str]:
         """The zero-shot choices, one per label id: the setup's, else the data's label names."""

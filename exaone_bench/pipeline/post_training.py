@@ -33,8 +33,8 @@ from exaone_bench.data.batches import encode
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.classification import classification_metrics, summarize
 from exaone_bench.evaluation.cost import flops_per_token, on_disk
-from exaone_bench.evaluation.intervals import delta_ci, level_ci
-from exaone_bench.evidence.records import DeltaInterval, Interval, PostTrainingResult
+from exaone_bench.evaluation.intervals import delta_ci
+from exaone_bench.evidence.records import DeltaInterval, PostTrainingResult
 from exaone_bench.pipeline.baseline import BaselineCache
 from exaone_bench.pipeline.fitting import Fitter
 from exaone_bench.pipeline.measures import Measures, shape, torch_threads
@@ -104,9 +104,7 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
         removed=removed, expect={m: e.describe(variant.target) for m, e in variant.expect.items()},
         target=variant.target, post_training=variant.post_training, transform=record, source_metrics=source,
         params=params, metrics=metrics, per_seed=per_seed, deltas={m: metrics[m] - source[m] for m in NAMES},
-        ci={m: DeltaInterval(**x) for m, x in ci.items()}, verdict=verdict, message=message,
-        level_ci={m: Interval(**x) for m, x in level_ci(split.labels["test"], preds, s.evaluation.bootstrap,
-                                                         s.evaluation.confidence).items()},
+        ci=DeltaInterval.each(ci), verdict=verdict, message=message, level_ci=measures.level_intervals(preds),
         lm_loss_before_recovery=lm_loss, base_lm_loss=source_lm_loss, zero_shot=zero_shot,
         delta_params_pct=100.0 * (params["total_parameters"] / base.params["total_parameters"] - 1),
         config=causal_lm.config.to_dict(), flop_ratio=params["flops_per_token"] / base.params["flops_per_token"],
@@ -125,7 +123,6 @@ def recover(model, data, training, steps: int, seed: int, pad: int, dtype: str) 
     The mask is the transform's zeros; after every optimizer step the pruned weights are set back
     to zero (fixed-mask fine-tuning), so the sparsity it reports is still measured from the tensors.
     """
-    import dataclasses
 
     modules = post_training.targets(model)
     masks = {n: (m.weight != 0) for n, m in modules.items()}
@@ -135,8 +132,8 @@ def recover(model, data, training, steps: int, seed: int, pad: int, dtype: str) 
             for n, m in modules.items():
                 m.weight.mul_(masks[n])
 
-    short = dataclasses.replace(training, steps=steps, warmup_steps=min(training.warmup_steps, steps // 10),
-                                eval_every=0)
+    short = training.model_copy(update={"steps": steps, "warmup_steps": min(training.warmup_steps, steps // 10),
+                                         "eval_every": 0})
     result = train(model, data, short, seed, pad, dtype=dtype, on_step=keep_zeros)
     return {"steps": steps, "seconds": round(result.seconds, 2), "final_loss": round(result.losses[-1], 4),
             "measured": pruning.measured(modules)}

@@ -21,8 +21,8 @@ from exaone_bench.config.metrics import NAMES
 from exaone_bench.config.setup import Setup
 from exaone_bench.config.verdict import judge
 from exaone_bench.data.split import Split
-from exaone_bench.evaluation.intervals import delta_ci, level_ci
-from exaone_bench.evidence.records import DeltaInterval, Interval, VariantResult
+from exaone_bench.evaluation.intervals import delta_ci
+from exaone_bench.evidence.records import DeltaInterval, VariantResult
 from exaone_bench.pipeline.baseline import BaselineCache
 from exaone_bench.pipeline.fitting import Fitter, memory_mb
 from exaone_bench.pipeline.measures import Measures, shape, torch_threads
@@ -56,8 +56,7 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
     fitted = fitter.fit_and_evaluate(causal_lm, tokenizer, fitter.teacher(base), name, fingerprint)
     base = base or baselines.get()
-    test = split.labels["test"]
-    ci = delta_ci(test, fitted["preds"], base.preds, s.evaluation.bootstrap, s.evaluation.confidence)
+    ci = delta_ci(split.labels["test"], fitted["preds"], base.preds, s.evaluation.bootstrap, s.evaluation.confidence)
     deltas = {m: fitted["metrics"][m] - base.metrics[m] for m in NAMES}
     verdict, message = judge(name, variant.expect, fitted["metrics"], base.metrics, ci)
     params = {**shape(causal_lm), **fitted["cost"]}
@@ -67,9 +66,7 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
         description=variant.description, compression=variant.compression, removed=removed,
         expect={m: e.describe() for m, e in variant.expect.items()},
         params=params, metrics=fitted["metrics"], per_seed=fitted["per_seed"], deltas=deltas,
-        ci={m: DeltaInterval(**c) for m, c in ci.items()}, verdict=verdict, message=message,
-        level_ci={m: Interval(**c) for m, c in level_ci(test, fitted["preds"], s.evaluation.bootstrap,
-                                                         s.evaluation.confidence).items()},
+        ci=DeltaInterval.each(ci), verdict=verdict, message=message, level_ci=measures.level_intervals(fitted["preds"]),
         lm_loss_before_recovery=lm_loss, base_lm_loss=base.lm_loss_before_recovery, zero_shot=zero_shot_before,
         delta_params_pct=100.0 * (params["total_parameters"] / base.params["total_parameters"] - 1),
         config=causal_lm.config.to_dict(),

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 from exaone_bench.config.metrics import PRIMARY
+from exaone_bench.config.setup import SelectionSetup
 from exaone_bench.config.verdict import Expectation
 from exaone_bench.evidence.records import VariantResult
 from exaone_bench.report.tables import removed_text, score_reasons
 
 
+def rule_bounds(doc: dict) -> list[Expectation]:
+    """The selection rule's bounds, as the setup declared them (a results document holds the setup as read)."""
+    return SelectionSetup.model_construct(**doc["setup"]["selection"]).bounds()
+
+
 def selection(doc: dict) -> tuple[VariantResult | None, list[VariantResult]]:
     """The best compressed model by the setup's declared rule, and every candidate that qualified."""
     rule = doc["setup"]["selection"]
-    bounds = [Expectation.parse(m, b, "selection") for m, b in rule["constraints"].items()]
+    bounds = rule_bounds(doc)
     qualified = []
     for r in doc["variants"]:
         if all(b.holds(r.deltas[b.metric]) for b in bounds):
@@ -40,7 +46,7 @@ def identical_models(variants: list[VariantResult]) -> list[str]:
 def justification(best: VariantResult | None, qualified: list[VariantResult], doc: dict) -> list[str]:
     """Sentences built from the numbers in the tables."""
     rule = doc["setup"]["selection"]
-    bounds = " and ".join(Expectation.parse(m, b, "").describe() for m, b in rule["constraints"].items())
+    bounds = " and ".join(b.describe() for b in rule_bounds(doc))
     base = doc["baseline"]
     lines = [f"Rule: the smallest `{rule['objective']}` among variants whose mean {bounds}.", ""]
     if best is None:

@@ -12,9 +12,9 @@ from pathlib import Path
 from tabulate import tabulate
 
 from exaone_bench.compression import post_training
-from exaone_bench.config.verdict import Expectation
 from exaone_bench.evidence.records import PostTrainingResult
 from exaone_bench.export.gguf import reason_not_offered
+from exaone_bench.report.best_model import rule_bounds
 
 CHART = "accuracy_vs_bytes.png"
 
@@ -123,8 +123,7 @@ def kernels(doc: dict) -> list[str]:
 def levers(doc: dict, best) -> list[str]:
     """Which lever buys more per byte here: the best structural cut, int8 of the baseline, and the two together."""
     base = doc["baseline"]
-    rule = doc["setup"]["selection"]["constraints"].get("accuracy")
-    bound = Expectation.parse("accuracy", rule, "selection") if rule else None
+    bound = next((b for b in rule_bounds(doc) if b.metric == "accuracy"), None)
     ok = (lambda r: bound.holds(r.metrics["accuracy"] - base.metrics["accuracy"])) if bound else (lambda r: True)
     size0, acc0 = base.params["zstd_bytes"], base.metrics["accuracy"]
 
