@@ -1,7 +1,8 @@
-"""`exaone-bench` command line: data, reference, analyze, compress, report."""
+"""`exaone-bench` command line: data, reference, original, analyze, compress, export-gguf, report."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -131,6 +132,43 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_original(args) -> int:
+    """Verify (or build once) the setup's teacher labels and task model, and say where they were made."""
+    from exaone_bench.base_models.task_model import TaskModel
+    from exaone_bench.base_models.teacher import SHIPPED, Teacher
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.data.split import DataSpec, Split
+
+    setup = load_setup(args.setup)
+    if setup.training.teacher is None:
+        print(f"{args.setup}: no training.teacher and original: {setup.original}: nothing to build")
+        return 0
+    spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
+    split = Split.load(spec)
+    say = (lambda text: print(text, flush=True))
+    teacher = Teacher(setup.training.teacher, split, spec.split_dir.name)
+    t0 = time.perf_counter()
+    meta = json.loads((teacher.ensure(say) / "meta.json").read_text())
+    where = "shipped, verified" if teacher.dir.parent == SHIPPED else "built or cached here"
+    ran = meta["ran_on"]
+    print(f"teacher labels: {where} at {teacher.dir} ({time.perf_counter() - t0:.1f}s); {meta['teacher']} probe (C "
+          f"{meta['probe']['C']}), {meta['transfer_texts']:,} transfer texts; test accuracy {meta['test']['accuracy']:.3f}, "
+          f"precision {meta['test']['precision']:.3f}; made on {ran['cuda'] or ran['processor']} "
+          f"({'bf16' if meta['bf16'] else 'fp32'}, {meta['seconds']}s)")
+    if setup.original != "task":
+        return 0
+    task = TaskModel(setup, split, spec.split_dir.name)
+    t0 = time.perf_counter()
+    meta = json.loads((task.ensure(say) / "run_meta.json").read_text())
+    where = "shipped, verified" if task.dir.parent == SHIPPED else "built or cached here"
+    ran = meta["ran_on"]
+    print(f"task model: {where} at {task.dir} ({time.perf_counter() - t0:.1f}s); {meta['steps']} steps over "
+          f"{meta['transfer_texts']:,} texts; validation accuracy {meta['validation']['accuracy']:.3f}, test accuracy "
+          f"{meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; made on "
+          f"{ran['cuda'] or ran['processor']} ({meta['dtype']}, {meta['seconds']}s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exaone-bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a candidate recipe: override a recipe field (e.g. steps=15000, extra_corpus=brown_corpus,moby_dick); "
                         "it builds into data/models/<name>-<hash>, beside the default")
     p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("original", help="verify the setup's teacher labels and task model, or build them once")
+    p.add_argument("--setup", default="experiments/setup.yaml", help="the setup whose original is verified or built")
+    p.set_defaults(func=cmd_original)
 
     p = sub.add_parser("analyze", help="per-parameter table (+ per-layer redundancy with --calibration N)")
     p.add_argument("--model", default="exaone-tiny", help="hub id, local directory or built-in name")

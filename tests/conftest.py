@@ -71,3 +71,15 @@ def tiny_llama_dir(micro_reference, tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+# Modules whose tests start whole suite runs or pretraining in subprocesses (a minute each): sent to the
+# xdist workers first, so that two workers do not end on one long test while the other waits (make test
+# must stay within its budget on 2 cores).
+LONG_FIRST = ("test_shards.py", "test_tracking.py", "test_reference.py", "test_suite.py", "test_progress.py",
+              "test_smollm2.py", "test_original.py", "test_usage.py", "test_generations.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))

@@ -166,9 +166,9 @@ def test_pretraining_in_pieces_ends_with_the_weights_of_one_run(fresh_data, monk
 
 def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
     """SIGKILL mid-pretraining (no cleanup runs); the next call resumes from the last state on disk."""
-    recipe = recipes.with_overrides(recipes.MICRO, steps=400, max_corpus_chars=8_000)
+    recipe = recipes.with_overrides(recipes.MICRO, steps=300, max_corpus_chars=8_000)
     code = ("from exaone_bench.base_models.exaone_tiny import recipe as r, store; "
-            "recipe = r.with_overrides(r.MICRO, steps=400, max_corpus_chars=8_000); "
+            "recipe = r.with_overrides(r.MICRO, steps=300, max_corpus_chars=8_000); "
             "store.ensure_reference(recipe, progress=False)")
     state_path = pretrain.resume_dir(recipe) / pretrain.RESUME
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
@@ -184,7 +184,7 @@ def test_resume_after_a_kill(fresh_data, monkeypatch, tmp_path):
     assert 0 < killed_at < recipe.steps and store.cached_meta(recipe) is None
     resumed = store.ensure_reference(recipe, progress=False)
     pieces = json.loads((resumed / "run_meta.json").read_text())["trained_on"]
-    assert pieces[0]["from_step"] == 0 and pieces[-1]["from_step"] == killed_at and pieces[-1]["to_step"] == 400
+    assert pieces[0]["from_step"] == 0 and pieces[-1]["from_step"] == killed_at and pieces[-1]["to_step"] == 300
 
     monkeypatch.setenv("EXAONE_BENCH_DATA", str(tmp_path / "whole"))
     assert _weights_sha(resumed) == _weights_sha(store.ensure_reference(recipe, progress=False))

@@ -11,6 +11,7 @@ A strategy is one module (in this package, or any installed package that names i
     cut(model, record, calib)             # remove exactly record["kept"]'s complement, in place
     words(removed) -> str                 # what the report and `compress` say it removed
     applies(config) -> str | None         # optional: why this architecture has nothing to cut
+    cut_head(weight, record) -> weight    # optional: how a task model's classifier head follows a width change
 
 The registry (`compression.registry`) re-derives the config after `cut`, so a strategy writes only
 what the config cannot infer from the weights (e.g. layer_types).

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import torch
+
 from exaone_bench.compression.calibration import Calibration
 from exaone_bench.compression.contract import validate_module
 from exaone_bench.compression.surgery import shape_summary, sync_config
@@ -100,6 +102,16 @@ def replay(model, removed: list[dict], calib: Calibration | None = None) -> None
             raise SpecError(f"replay of {record['strategy']} gave {shape_summary(model)}, record says {record['after']}")
 
 
+def cut_head(head: torch.Tensor, removed: list[dict]) -> torch.Tensor:
+    """A task model's classifier head (labels, hidden) after the cuts: a strategy that changes the residual
+    width declares `cut_head(weight, record)` (contract.py); the others leave the head as it is."""
+    for record in removed:
+        follow = getattr(_strategy(record["strategy"], "removed"), "cut_head", None)
+        if follow is not None:
+            head = follow(head, record)
+    return head
+
+
 def words(record: dict) -> str:
     """What one removal record removed, in its strategy's own words."""
     return _strategy(record["strategy"], "removed").words(record["removed"])
@@ -111,4 +123,5 @@ def describe(record: dict) -> str:
     return f"{record['strategy']}: removed {words(record)}; parameters {b:,} -> {a:,} ({(a - b) / b:+.1%})"
 
 
-__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "describe", "not_applicable", "replay", "words"]
+__all__ = ["STRATEGIES", "Calibration", "apply", "apply_one", "check", "cut_head", "describe", "not_applicable", "replay",
+           "words"]

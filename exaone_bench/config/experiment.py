@@ -5,9 +5,6 @@ import dataclasses
 
 from exaone_bench.config.verdict import Expectation
 
-# --------------------------------------------------------------------------------------------
-# Typed schemas of experiments/setup.yaml and experiments/<strategy>.yaml
-# --------------------------------------------------------------------------------------------
 STAGES = ("compression", "final", "post_training")
 
 
@@ -24,6 +21,8 @@ class Variant:
     post_training: dict = dataclasses.field(default_factory=dict)
     target: str = ""
     recovery_steps: int = 0  # post_training: steps of the setup's loop after a sparsity transform, its zeros kept
+    # `original: task`: bounds on the task model's head right after the cut (expect: {before_recovery: ...})
+    expect_before: dict[str, Expectation] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

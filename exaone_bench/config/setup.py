@@ -68,6 +68,46 @@ class LoraSetup(Schema):
         return v
 
 
+class TeacherSetup(Schema):
+    """A real pretrained LM made into a classifier of the setup's task: soft labels over the transfer set.
+
+    The transfer set is the training texts and `copies` augmented copies of each (data/augment.py);
+    the labels are a one-time job (base_models/teacher.py), cached by hash and shipped for the default.
+    """
+
+    source: str = "smollm2-135m"     # any model source: a built-in name, a local directory, a hub id
+    copies: int = Field(4, ge=0, le=100)
+    drop: float = Field(0.1, ge=0, lt=1)
+    swap: float = Field(0.1, ge=0, lt=1)
+    ngram: float = Field(0.25, ge=0, le=1)
+    seed: int = 0
+    max_length: int = 64             # tokens of the teacher's tokenizer
+    batch_size: int = 64
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 where the machine has bf16 units
+    threads: int = Field(0, ge=0, le=256)                   # 0: torch's default (all cores): a one-time job
+
+
+class TaskModelSetup(Schema):
+    """How the original is made with `original: task`: the LM trained once, long, with the teacher's labels."""
+
+    steps: int = 2880
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    distill_alpha: float = Field(0.5, ge=0, le=1)  # weight of the gold labels; 1 - alpha on KL to the teacher
+    distill_temperature: float = 2.0
+    seed: int = 0
+    embeddings: Literal["pretrained", "teacher"] = "pretrained"  # teacher: its token embeddings, mapped and projected
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    threads: int = Field(0, ge=0, le=256)
+
+    @field_validator("steps", "batch_size")
+    @classmethod
+    def _counts(cls, v):
+        return _positive(v)
+
+
 class TrainingSetup(Schema):
     """The one fixed fine-tune every variant and the baseline get."""
 
@@ -87,6 +127,7 @@ class TrainingSetup(Schema):
     threads: int = Field(1, ge=0, le=256)  # torch threads, fixed so that -n 0 and -n 2 agree; 0: torch's default
     gradient_checkpointing: bool = False  # trade compute for activation memory on large models
     lora: LoraSetup = Field(default_factory=LoraSetup)
+    teacher: TeacherSetup | None = None  # with recovery: distill, KL to the teacher's labels of the training texts
 
     @field_validator("steps", "batch_size", "max_length", "length_bucket", "seeds")
     @classmethod
@@ -269,6 +310,8 @@ class Setup(Schema):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     dtype: Literal["float32", "bfloat16"] = "float32"
     trust_remote_code: bool = False
+    original: Literal["pretrained", "task"] = "pretrained"  # what every variant is cut from: the LM, or its task model
+    task_model: TaskModelSetup = Field(default_factory=TaskModelSetup)  # how the task model is trained, once
     data: DataSetup = Field(default_factory=DataSetup)
     training: TrainingSetup = Field(default_factory=TrainingSetup)
     evaluation: EvaluationSetup = Field(default_factory=EvaluationSetup)
@@ -285,6 +328,13 @@ class Setup(Schema):
         if len(set(sources)) != len(sources):
             raise ValueError(f"a model is listed twice in {sources}")
         return compare
+
+    @model_validator(mode="after")
+    def _task_needs_a_teacher(self):
+        if self.original == "task" and self.training.teacher is None:
+            raise ValueError(".training.teacher: `original: task` is trained from a teacher's labels; name one, "
+                             "e.g. teacher: {source: smollm2-135m}")
+        return self
 
     @model_validator(mode="after")
     def _each_compare_has_a_row(self):
@@ -307,6 +357,14 @@ class Setup(Schema):
         key.pop("compare")
         if self.training.recovery != "lora":  # the adapters' settings change nothing another recovery trains
             key["training"].pop("lora")
+        if self.original == "pretrained":  # the task model's schedule changes nothing cut from the LM itself
+            key.pop("original"), key.pop("task_model")
+        else:
+            key["task_model"].pop("threads")
+        if key["training"]["teacher"] is None:  # setups without a teacher keep the hashes they had
+            key["training"].pop("teacher")
+        else:
+            key["training"]["teacher"].pop("threads")
         return key
 
     @property

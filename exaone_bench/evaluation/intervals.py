@@ -58,3 +58,14 @@ def level_ci(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: 
     draws = [_resample(labels, preds, rng.integers(0, len(labels), len(labels)), rng, n_classes)
              for _ in range(resamples)]
     return {m: _interval([d[i] for d in draws], confidence) for i, m in enumerate(BOUNDED)}
+
+
+def noise_floor(labels: np.ndarray, preds: np.ndarray, resamples: int, confidence: float) -> dict[str, float]:
+    """Half-width of the delta CI of a model against itself (its seeds drawn independently on each side).
+
+    No bound closer to zero than this can be confirmed for a variant with no effect: it is the
+    smallest difference the setup resolves from seed noise alone (a real variant adds item noise
+    where its predictions differ from the baseline's).
+    """
+    ci = delta_ci(labels, preds, preds, resamples, confidence)
+    return {m: round((c["ci_high"] - c["ci_low"]) / 2, 4) for m, c in ci.items()}

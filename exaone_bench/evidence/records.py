@@ -108,6 +108,9 @@ class ModelResult(Result):
     # before recovery, training-free (evaluation/zero_shot.py): zero_shot_accuracy and its stderr, and
     # lm_eval.<task>.<metric> for the setup's extra harness tasks; empty when switched off
     zero_shot: dict[str, float] = field(default_factory=dict)
+    # `original: task`: the task model's head on this backbone right after the cut, before any recovery
+    # (one forward pass on the test split); empty when variants are cut from the pretrained LM
+    before_recovery: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -120,7 +123,11 @@ class BaselineResult(ModelResult):
     model: dict                      # where the base model came from (source, kind, location)
     floors: dict[str, dict[str, float]]  # each floor's metrics (logged as a FloorResult)
     seconds: float                   # worker-seconds: the seeds may have been built side by side
+    teacher: dict = field(default_factory=dict)   # the teacher's name and test metrics (training.teacher), beside the floors
+    noise_floor: dict[str, float] = field(default_factory=dict)  # per metric: the delta CI half-width of the baseline
+    # against itself, the smallest difference this setup resolves (evaluation.intervals.noise_floor)
     preds: np.ndarray | None = _not_saved()         # per seed x test item: the delta CIs resample them
+    before_preds: np.ndarray | None = _not_saved()  # 1 x test item: the task model's own predictions
     train_logits: np.ndarray | None = _not_saved()  # per seed: what `recovery: distill` teaches
 
 
@@ -135,6 +142,7 @@ class VariantResult(ModelResult):
     compression: dict                # the variant's spec, as written
     removed: list[dict]              # removal records (plain data, replayable)
     expect: dict[str, str]           # each bound, in words
+    bounds: dict[str, dict] = field(default_factory=dict)  # each bound as numbers: {metric: {min_delta, max_delta}}
     deltas: dict[str, float]
     ci: dict[str, DeltaInterval] = _each(DeltaInterval)
     verdict: str                     # confirmed, inconclusive or rejected (verdict.judge)
@@ -146,6 +154,11 @@ class VariantResult(ModelResult):
     worker: dict                     # pid, started, finished: a benchmark lays out timelines from it
     memory: dict | None = None       # the worker's RSS after the variant
     speedup: float | None = None     # baseline latency / this latency, set by the latency step
+    # `original: task`: the cut before recovery against the task model itself, and its own bounds' verdict
+    before_recovery_deltas: dict[str, float] = field(default_factory=dict)
+    before_recovery_ci: dict[str, DeltaInterval] = _each(DeltaInterval, default_factory=dict)
+    before_recovery_verdict: str = ""     # confirmed, inconclusive, rejected; "" when no bound was set
+    before_recovery_message: str = ""
 
 
 @dataclass(kw_only=True)

@@ -93,7 +93,9 @@ class Tracker:
             "mlflow.parentRunId": self.parent_id, "compression_type": result.strategy,
             "variant_name": result.name, "experiment_stage": result.stage,
             "hypothesis": result.hypothesis[:5000] if variant else "",
-            "verdict": result.verdict if variant else "n/a", **tags})
+            "verdict": result.verdict if variant else "n/a",
+            **({"before_recovery_verdict": result.before_recovery_verdict}
+               if variant and result.before_recovery_verdict else {}), **tags})
         rid = run.info.run_id
         try:
             self._fill(rid, result)
@@ -140,6 +142,7 @@ class Tracker:
             metrics.update(result.zero_shot)  # zero_shot_accuracy(_stderr), lm_eval.<task>.<metric>
         if isinstance(result, ModelResult):
             metrics["lm_loss_before_recovery"], metrics["base_lm_loss"] = result.lm_loss_before_recovery, result.base_lm_loss
+            metrics.update({f"before_recovery_{m}": v for m, v in result.before_recovery.items()})
         if isinstance(result, PostTrainingResult):
             params.update({f"post_training.{k}": v for k, v in flatten("", result.post_training, {}).items()})
             params["post_training.target"] = result.target
@@ -149,6 +152,10 @@ class Tracker:
             metrics.update({f"delta_{m}": result.deltas[m] for m in METRICS if m in result.deltas})
             for m, ci in result.ci.items():
                 metrics[f"delta_{m}_ci_low"], metrics[f"delta_{m}_ci_high"] = ci.ci_low, ci.ci_high
+            metrics.update({f"delta_before_recovery_{m}": v for m, v in result.before_recovery_deltas.items()})
+            for m, ci in result.before_recovery_ci.items():
+                metrics[f"delta_before_recovery_{m}_ci_low"] = ci.ci_low
+                metrics[f"delta_before_recovery_{m}_ci_high"] = ci.ci_high
         self._params(rid, params)
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]

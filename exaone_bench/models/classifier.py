@@ -43,8 +43,9 @@ def sequence_classifier(config, dtype=None):
 __all__ = ["classifier_class", "sequence_classifier"]
 
 
-def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
-    """A sequence classifier sharing the causal LM's backbone weights; the head is seeded."""
+def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int, head: torch.Tensor | None = None):
+    """A sequence classifier sharing the causal LM's backbone weights; the head is `head` (a task model's,
+    cut to the backbone's width) or, without one, drawn from the seed."""
     config = causal_lm.config.__class__.from_dict(causal_lm.config.to_dict())
     config.num_labels, config.pad_token_id = num_labels, pad_token_id
     config.architectures = None
@@ -52,9 +53,10 @@ def classifier_from(causal_lm, num_labels: int, seed: int, pad_token_id: int):
     model = sequence_classifier(config, dtype=causal_lm.dtype).to(causal_lm.device)
     backbone = getattr(model, model.base_model_prefix)
     backbone.load_state_dict(getattr(causal_lm, causal_lm.base_model_prefix).state_dict())
-    # drawn on the CPU and copied: the same head on every device (a CPU generator cannot fill a GPU tensor)
-    gen = torch.Generator().manual_seed(seed)
-    head = torch.empty(model.score.weight.shape, dtype=model.score.weight.dtype)
+    if head is None:  # drawn on the CPU and copied: the same head on every device (a CPU generator cannot fill a GPU tensor)
+        gen = torch.Generator().manual_seed(seed)
+        head = torch.empty(model.score.weight.shape, dtype=model.score.weight.dtype)
+        head.normal_(0.0, config.initializer_range, generator=gen)
     with torch.no_grad():
-        model.score.weight.copy_(head.normal_(0.0, config.initializer_range, generator=gen))
+        model.score.weight.copy_(head)
     return model

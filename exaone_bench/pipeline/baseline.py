@@ -21,6 +21,7 @@ from exaone_bench.core.cache import atomic_dir, verify_checksums, write_checksum
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.floors import floors
+from exaone_bench.evaluation.intervals import noise_floor
 from exaone_bench.evidence.records import BaselineResult
 from exaone_bench.pipeline.fitting import Fitter, combine
 from exaone_bench.pipeline.measures import Measures, shape, torch_threads
@@ -34,8 +35,11 @@ class BaselineCache:
     `measures` gives the training-free columns, the same as every variant gets.
     """
 
-    def __init__(self, setup: Setup, split: Split, load_base: Callable, fitter: Fitter, measures: Measures):
+    def __init__(self, setup: Setup, split: Split, load_base: Callable, fitter: Fitter, measures: Measures,
+                 head=None, teacher: dict | None = None):
         self.setup, self.split, self.load_base, self.fitter, self.measures = setup, split, load_base, fitter, measures
+        self.head = head  # the task model's classifier head: recovery starts from it (None: a seeded head)
+        self.teacher = teacher or {}  # the teacher's meta (its test metrics stand beside the floors)
         self._loaded: BaselineResult | None = None  # read back (and checksummed) once per process
 
     def start_seeds(self) -> None:
@@ -64,6 +68,7 @@ class BaselineCache:
         arrays = np.load(out / "arrays.npz")
         self._loaded = BaselineResult.from_dict(json.loads((out / "result.json").read_text()), "baseline")
         self._loaded.preds, self._loaded.train_logits = arrays["preds"], arrays["train_logits"]
+        self._loaded.before_preds = arrays["before_preds"] if "before_preds" in arrays.files else np.zeros(0)
         return self._loaded
 
     def seeds_dir(self) -> Path:
@@ -88,7 +93,9 @@ class BaselineCache:
         if not loaded:
             causal_lm, tokenizer, _ = self.load_base()
             loaded.update(causal_lm=causal_lm, tokenizer=tokenizer, enc=self.fitter.encoded(tokenizer))
-        part = self.fitter.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed, name="baseline")
+        teacher = self.fitter.teacher(None)
+        part = self.fitter.fit_seed(loaded["causal_lm"], loaded["tokenizer"], loaded["enc"], seed,
+                                    None if teacher is None else teacher[seed], name="baseline", head=self.head)
         part["build_seconds"], part["built_by"] = round(time.perf_counter() - t0, 1), "baseline"
         write_part(d, part)
 
@@ -97,6 +104,7 @@ class BaselineCache:
         causal_lm, tokenizer, src = self.load_base()
         torch.set_num_threads(torch_threads(self.setup))
         lm_loss = self.measures.lm_loss(causal_lm, tokenizer)
+        before = self.measures.before_recovery(causal_lm, tokenizer, self.head)
         fitted = combine(parts)
         result = BaselineResult(
             model={"source": src.name, "kind": src.kind, "location": src.location},
@@ -104,12 +112,18 @@ class BaselineCache:
             config=causal_lm.config.to_dict(),
             metrics=fitted["metrics"], per_seed=fitted["per_seed"], training=fitted["training"],
             level_ci=self.measures.level_intervals(fitted["preds"]),
+            noise_floor=noise_floor(self.split.labels["test"], fitted["preds"], self.setup.evaluation.bootstrap,
+                                    self.setup.evaluation.confidence),
             lm_loss_before_recovery=lm_loss, base_lm_loss=lm_loss, zero_shot=self.measures.zero_shot(causal_lm, tokenizer),
             floors=floors(self.split.texts["train"], self.split.labels["train"], self.split.texts["test"],
                           self.split.labels["test"]),
+            before_recovery=before["metrics"] if before else {},
+            teacher={"name": self.teacher["teacher"], "test": self.teacher["test"], "labels": self.teacher["spec"]}
+            if self.teacher else {},
             # worker-seconds: the seeds may have been built side by side
             seconds=round(sum(p["build_seconds"] for p in parts) + time.perf_counter() - t0, 1))
         with atomic_dir(out) as tmp:
             (tmp / "result.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-            np.savez(tmp / "arrays.npz", preds=fitted["preds"], train_logits=fitted.get("train_logits", np.zeros(0)))
+            np.savez(tmp / "arrays.npz", preds=fitted["preds"], train_logits=fitted.get("train_logits", np.zeros(0)),
+                     before_preds=before["preds"] if before else np.zeros(0))
             write_checksums(tmp, ["result.json", "arrays.npz"])

@@ -28,9 +28,12 @@ from exaone_bench.training.loop import predict, train
 class Fitter:
     """Trains and evaluates classifiers of `setup` on `split`; `live` (set by the session) shows each step."""
 
-    def __init__(self, setup: Setup, split: Split, run_dir: Path | None = None, progress: bool = False):
+    def __init__(self, setup: Setup, split: Split, run_dir: Path | None = None, progress: bool = False,
+                 teacher_logits: np.ndarray | None = None):
         # run_dir: this run's scratch space shared by its workers (None: variants share nothing)
+        # teacher_logits: a teacher's labels of the training texts (training.teacher), what `distill` teaches
         self.setup, self.split, self.run_dir, self.progress = setup, split, run_dir, progress
+        self.teacher_logits = teacher_logits
         self.live = None  # progress.WorkerProgress of this process: the live lines
 
     def encoded(self, tokenizer) -> dict:
@@ -40,18 +43,19 @@ class Fitter:
         return {n: encode(tokenizer, self.split.texts[n], self.split.labels[n], s.training.max_length) for n in splits}
 
     def fit_seed(self, causal_lm, tokenizer, enc: dict, seed: int, teacher_logits=None, keep: bool = False,
-                 name: str = "") -> dict:
+                 name: str = "", head: torch.Tensor | None = None) -> dict:
         """Fine-tune one classifier with `seed` on the train split and evaluate it on test.
 
         Seed 0 also measures the size, bytes on disk and FLOPs of the trained classifier. Latency is
         not measured here: another worker may be training beside it (evaluation/latency.py). `keep`: the
         part also holds the classifier's weights (`state`), for what is applied after training.
-        `name`: the model being trained, for the live progress lines.
+        `name`: the model being trained, for the live progress lines. `head`: the task model's classifier
+        head (cut to this backbone), where recovery starts from; None: a head drawn from the seed.
         """
         s = self.setup
         torch.set_num_threads(torch_threads(s))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        model = classifier_from(causal_lm, self.split.num_labels, seed, pad)
+        model = classifier_from(causal_lm, self.split.num_labels, seed, pad, head)
         if s.training.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         lora_model, trained = None, model
@@ -71,7 +75,7 @@ class Fitter:
                 "preds": test_logits.argmax(1), "curve": [round(x, 4) for x in result.losses[:: max(1, len(result.losses) // 100)]],
                 "seconds": result.seconds, "tokens_per_second": result.tokens_per_second,
                 "memory": {**state, **peak, "peak_rss_mb": memory_mb()["peak_rss_mb"]}}
-        if s.training.recovery == "distill" and teacher_logits is None:  # a baseline seed: it teaches
+        if self.needs_baseline() and teacher_logits is None:  # a baseline seed: it teaches
             part["train_logits"] = predict(model, enc["train"], pad, s.evaluation.batch_size, s.dtype)
         if seed == 0:
             size = on_disk(model)
@@ -85,7 +89,7 @@ class Fitter:
         return part
 
     def seed_parts(self, causal_lm, tokenizer, teacher: np.ndarray | None = None, name: str = "",
-                   fingerprint: str | None = None, keep: bool = False) -> list[dict]:
+                   fingerprint: str | None = None, keep: bool = False, head: torch.Tensor | None = None) -> list[dict]:
         """One fine-tuned, evaluated part per seed of the setup; each names the variant that trained it (`built_by`).
 
         `teacher`: per-seed logits on the train split that teach under `recovery: distill` (the
@@ -100,7 +104,7 @@ class Fitter:
             if not enc:
                 enc.update(self.encoded(tokenizer))
             part = self.fit_seed(causal_lm, tokenizer, enc, seed, None if teacher is None else teacher[seed], keep=keep,
-                                 name="kept" if keep else name)
+                                 name="kept" if keep else name, head=head)
             return {**part, "built_by": name}
 
         seeds = list(range(self.setup.training.seeds))
@@ -113,13 +117,22 @@ class Fitter:
         return shared_seeds(where, seeds, lambda d, seed: write_part(d, fit(seed)))
 
     def fit_and_evaluate(self, causal_lm, tokenizer, teacher: np.ndarray | None = None, name: str = "",
-                         fingerprint: str | None = None) -> dict:
+                         fingerprint: str | None = None, head: torch.Tensor | None = None) -> dict:
         """Fine-tune one classifier per seed on the train split and evaluate it on test (`combine`d)."""
-        return combine(self.seed_parts(causal_lm, tokenizer, teacher, name, fingerprint))
+        return combine(self.seed_parts(causal_lm, tokenizer, teacher, name, fingerprint, head=head))
+
+    def needs_baseline(self) -> bool:
+        """Whether recovery distils from the baseline's logits (recovery: distill without a teacher)."""
+        return self.setup.training.recovery == "distill" and self.teacher_logits is None
 
     def teacher(self, base) -> np.ndarray | None:
-        """The baseline's train-split logits when the setup distils from them, else None."""
-        return base.train_logits if base is not None and self.setup.training.recovery == "distill" else None
+        """Per seed, the train-split logits `distill` teaches: the teacher's (the same for every seed), else
+        the baseline's; None when the setup does not distil."""
+        if self.setup.training.recovery != "distill":
+            return None
+        if self.teacher_logits is not None:
+            return np.repeat(self.teacher_logits[None], self.setup.training.seeds, axis=0)
+        return base.train_logits if base is not None else None
 
     def kept_classifier(self, causal_lm, part: dict, pad: int):
         """The fine-tuned classifier of one kept seed part: its architecture from `causal_lm`, its weights from the part."""

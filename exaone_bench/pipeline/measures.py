@@ -10,11 +10,15 @@ import torch
 from exaone_bench.compression.surgery import shape_summary
 from exaone_bench.config.setup import Setup
 from exaone_bench.core.validate import SpecError
+from exaone_bench.data.batches import encode
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation import zero_shot
+from exaone_bench.evaluation.classification import classification_metrics
 from exaone_bench.evaluation.intervals import level_ci
 from exaone_bench.evaluation.lm_loss import lm_loss_on_texts
 from exaone_bench.evidence.records import Interval
+from exaone_bench.models.classifier import classifier_from
+from exaone_bench.training.loop import predict
 
 SHAPE_PARAMS = {"number_of_layers": "num_hidden_layers", "number_of_heads": "num_attention_heads",
                 "number_of_kv_heads": "num_key_value_heads", "hidden_dim": "hidden_size",
@@ -45,6 +49,20 @@ class Measures:
         """Each metric's bootstrap CI on the test split, from every seed's predictions (seeds x items)."""
         e = self.setup.evaluation
         return Interval.each(level_ci(self.split.labels["test"], preds, e.bootstrap, e.confidence))
+
+    def before_recovery(self, causal_lm, tokenizer, head) -> dict | None:
+        """The task model's classifier on the cut backbone, before any recovery: test metrics and predictions.
+
+        One forward pass, no training, deterministic. None without a task head (`original: pretrained`).
+        """
+        if head is None:
+            return None
+        torch.set_num_threads(torch_threads(self.setup))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        model = classifier_from(causal_lm, self.split.num_labels, 0, pad, head)
+        test = encode(tokenizer, self.split.texts["test"], self.split.labels["test"], self.setup.training.max_length)
+        logits = predict(model, test, pad, self.setup.evaluation.batch_size, self.setup.dtype)
+        return {"metrics": classification_metrics(self.split.labels["test"], logits), "preds": logits.argmax(1)[None]}
 
     def label_words(self) -> list[str]:
         """The zero-shot choices, one per label id: the setup's, else the data's label names."""

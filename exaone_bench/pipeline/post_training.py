@@ -24,7 +24,7 @@ import torch
 from exaone_bench.compression import post_training
 from exaone_bench.compression.calibration import calibration_for
 from exaone_bench.compression.post_training import pruning
-from exaone_bench.compression.registry import apply
+from exaone_bench.compression.registry import apply, cut_head
 from exaone_bench.config.experiment import Experiment, Variant
 from exaone_bench.config.metrics import NAMES
 from exaone_bench.config.setup import Setup
@@ -43,11 +43,11 @@ from exaone_bench.training.loop import predict, train
 
 
 def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split, load_base: Callable,
-        fitter: Fitter, measures: Measures, baselines: BaselineCache) -> PostTrainingResult:
+        fitter: Fitter, measures: Measures, baselines: BaselineCache, head=None) -> PostTrainingResult:
     """Transform `variant.target`'s kept classifiers by `variant.post_training`; judge them against themselves before."""
     s, name = setup, f"{experiment.name}[{variant.id}]"
     t0, started = time.perf_counter(), time.time()
-    base = baselines.get() if s.training.recovery == "distill" and variant.compression else None
+    base = baselines.get() if fitter.needs_baseline() and variant.compression else None
     if base is None:
         baselines.start_seeds()
     torch.set_num_threads(torch_threads(s))
@@ -64,7 +64,8 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=split.texts["train"])
     t_compress = time.perf_counter() - t_load
     fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)
-    parts = fitter.seed_parts(causal_lm, tokenizer, fitter.teacher(base), name, fingerprint, keep=True)
+    head = cut_head(head, removed) if head is not None else None  # recovery starts from the task model's head
+    parts = fitter.seed_parts(causal_lm, tokenizer, fitter.teacher(base), name, fingerprint, keep=True, head=head)
 
     # the training-free measures, on the transformed causal LM (as a structural variant gets them)
     source_lm_loss = measures.lm_loss(causal_lm, tokenizer)

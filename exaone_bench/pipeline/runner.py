@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from exaone_bench.base_models.load import load_model
+from exaone_bench.base_models.task_model import TaskModel, read_head
+from exaone_bench.base_models.teacher import Teacher
 from exaone_bench.config.experiment import Experiment, Variant
 from exaone_bench.config.setup import Setup
 from exaone_bench.data.split import DataSpec, Split
@@ -25,17 +27,26 @@ class Runner:
 
     def __init__(self, setup: Setup, progress: bool = False, run_dir: Path | None = None):
         self.setup = setup
-        self.split = Split.load(DataSpec(source=setup.data.source, seed=setup.data.seed))
+        spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
+        self.split = Split.load(spec)
         self.measures = Measures(setup, self.split)  # a wrong count of label words fails here
-        self.fitter = Fitter(setup, self.split, run_dir, progress)
-        self.baselines = BaselineCache(setup, self.split, self.load_base, self.fitter, self.measures)
+        # the teacher's labels and the task model are verified (or built once) before anything is cut
+        self.teacher = Teacher(setup.training.teacher, self.split, spec.split_dir.name) if setup.training.teacher else None
+        self.original = TaskModel(setup, self.split, spec.split_dir.name) if setup.original == "task" else None
+        self.head = read_head(self.original.ensure()) if self.original is not None else None
+        n_train = len(self.split.texts["train"])
+        teacher_logits = self.teacher.logits()[:n_train] if self.teacher is not None else None
+        self.fitter = Fitter(setup, self.split, run_dir, progress, teacher_logits)
+        self.baselines = BaselineCache(setup, self.split, self.load_base, self.fitter, self.measures, self.head,
+                                       self.teacher.meta() if self.teacher is not None else {})
         self.timer = Latency(setup.evaluation.latency, setup.device, self.split.num_labels)
 
     def load_base(self):
-        """The base model, its tokenizer and source. Weights stay fp32 (the master copy); `dtype:
-        bfloat16` means bf16 autocast compute. `device: auto`: accelerate places the model."""
+        """The original (the task model's causal LM, or the setup's LM), its tokenizer and source. Weights stay
+        fp32 (the master copy); `dtype: bfloat16` means bf16 autocast compute. `device: auto`: accelerate places it."""
         s = self.setup
-        return load_model(s.model, dtype="float32", device=s.device, trust_remote_code=s.trust_remote_code)
+        source = str(self.original.dir) if self.original is not None else s.model
+        return load_model(source, dtype="float32", device=s.device, trust_remote_code=s.trust_remote_code)
 
     def baseline(self) -> BaselineResult:
         """The uncompressed model under this setup (baseline.py): trained once per setup hash, then read back."""
@@ -49,4 +60,4 @@ class Runner:
         """One item: a post-training row or a structural variant, each through its own pipeline."""
         pipeline = post_training if experiment.stage == "post_training" else variant
         return pipeline.run(experiment, item, setup=self.setup, split=self.split, load_base=self.load_base,
-                            fitter=self.fitter, measures=self.measures, baselines=self.baselines)
+                            fitter=self.fitter, measures=self.measures, baselines=self.baselines, head=self.head)

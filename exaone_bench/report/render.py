@@ -18,6 +18,32 @@ from exaone_bench.report.specialisation import CHART, label
 from exaone_bench.report.tables import _pm, _strategy_table, _zero, _zstd_mb, removed_text
 
 
+def too_close(doc: dict) -> list[str]:
+    """Bounds nearer to zero than the setup's seed-noise floor: a variant without an effect cannot confirm them."""
+    floor = doc["baseline"].noise_floor
+    out = []
+    for r in doc["variants"]:
+        for m, b in r.bounds.items():
+            for key in ("min_delta", "max_delta"):
+                if b.get(key) is not None and m in floor and abs(b[key]) < floor[m]:
+                    out.append(f"`{r.name}` {m} {key} {b[key]:+.3f}")
+    return out
+
+
+def resolution(doc: dict) -> list[str]:
+    """What differences this setup can resolve, and which bounds sit inside that (said before reading verdicts)."""
+    floor, t = doc["baseline"].noise_floor, doc["setup"]["training"]
+    if not floor:
+        return []
+    close = too_close(doc)
+    return ["## What this setup can resolve", "",
+            f"Seed-noise floor of a delta (95% CI half-width of the baseline against itself, its {t['seeds']} seeds "
+            "drawn independently on each side, the test items shared): "
+            + ", ".join(f"{m} ±{v:.3f}" for m, v in floor.items()) + ". A variant with no effect has a CI at least this "
+            "wide around zero, so a bound nearer to zero than the floor is decided only by an effect beyond it.", "",
+            ("Bounds inside the floor: " + "; ".join(close) + ".") if close else "No bound lies inside the floor.", ""]
+
+
 def render(doc: dict, out: Path) -> Path:
     """Write README.md and the PNGs into `out`; return the README path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -47,8 +73,16 @@ def render(doc: dict, out: Path) -> Path:
 
     rows = [["baseline (uncompressed, same setup)", _pm(base.metrics, "accuracy"), _pm(base.metrics, "precision"),
              ci(base), _zero(base), f"{base.params['total_parameters']:,}", _zstd_mb(base)]]
+    if base.before_recovery:  # original: task: the model every variant is cut from, as shipped
+        m = base.before_recovery
+        rows.insert(0, ["task model (the original: trained once with the teacher)", f"{m['accuracy']:.3f}",
+                        f"{m['precision']:.3f}", "", "—", f"{base.params['total_parameters']:,}", "—"])
     for name, m in base.floors.items():
         rows.append([name.replace("_", " "), f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", "", "—", "no LLM", "—"])
+    if base.teacher:
+        m = base.teacher["test"]
+        rows.append([f"teacher: {base.teacher['name']} probe (labels the transfer set)", f"{m['accuracy']:.3f}",
+                     f"{m['precision']:.3f}", "", "—", "", "—"])
     for ref in doc.get("references", []):  # comparison models: rows beside the suite, never candidates
         tuned = ref.fine_tuned and "accuracy" in ref.metrics
         rows.append([f"{label(ref)} (comparison{', fine-tuned' if tuned else ', not fine-tuned'})",
@@ -77,7 +111,7 @@ def render(doc: dict, out: Path) -> Path:
         if rows[0].motivation:
             lines += [f"Motivation: {rows[0].motivation}", ""]
         lines += [_strategy_table(rows, base), ""]
-        lines += [f"- {r.message}" for r in rows] + [""]
+        lines += [f"- {m}" for r in rows for m in (r.message, r.before_recovery_message) if m] + [""]
     same = identical_models(doc["variants"])
     if same:
         lines += ["## Identical models", "", "These variants removed exactly the same parts (for example, a score "
@@ -100,6 +134,11 @@ def render(doc: dict, out: Path) -> Path:
     lines += [f"Hypotheses confirmed (every CI inside its bound): {named['confirmed']}. "
               f"Rejected (a whole CI beyond its bound): {named['rejected']}. "
               f"Inconclusive (a CI straddles its bound; more seeds or test items would decide it): {named['inconclusive']}.", ""]
+    early = {v: ", ".join(r.name for r in doc["variants"] if r.before_recovery_verdict == v) or "none" for v in VERDICT_TEXT}
+    if any(r.before_recovery_verdict for r in doc["variants"]):
+        lines += [f"Before recovery (the task model's own head on the cut backbone, against the task model): confirmed: "
+                  f"{early['confirmed']}. Rejected: {early['rejected']}. Inconclusive: {early['inconclusive']}.", ""]
+    lines += resolution(doc)
     finals = [r for r in doc["variants"] if r.stage == "final"]
     for f in finals:
         parts = [r for r in doc["variants"] if r.stage == "compression" and len(r.compression) == 1

@@ -30,19 +30,32 @@ def _zstd_mb(row) -> str:
     return "—" if n is None else f"{n / 1e6:.2f}"
 
 
+def _before(r: VariantResult) -> list[str]:
+    """The cut's accuracy before recovery, its delta to the task model [CI] and its own verdict."""
+    ci = r.before_recovery_ci["accuracy"]
+    return [f"{r.before_recovery['accuracy']:.3f}",
+            f"{r.before_recovery_deltas['accuracy']:+.3f} [{ci.ci_low:+.3f}, {ci.ci_high:+.3f}]",
+            r.before_recovery_verdict or "—"]
+
+
 def _strategy_table(rows: list[VariantResult], base: BaselineResult) -> str:
+    before = bool(base.before_recovery)  # `original: task`: the cut is also read before any recovery
     table = []
     for r in rows:
         ci = r.ci["accuracy"]
         table.append([
             r.variant_id, removed_text(r.removed), f"{r.params['total_parameters']:,}", f"{r.params['model_size_mb']:.2f}",
             _zstd_mb(r),
-            f"{r.delta_params_pct:+.1f}%", f"{r.lm_loss_before_recovery:.3f}", _zero(r), _pm(r.metrics, "accuracy"),
+            f"{r.delta_params_pct:+.1f}%", f"{r.lm_loss_before_recovery:.3f}", _zero(r), *(_before(r) if before else []),
+            _pm(r.metrics, "accuracy"),
             _pm(r.metrics, "precision"), f"{r.deltas['accuracy']:+.3f} [{ci.ci_low:+.3f}, {ci.ci_high:+.3f}]",
             "yes" if ci.distinguishable else "no", f"{r.params['inference_latency_ms']:.2f}",
-            f"{r.speedup:.2f}x / {r.flop_ratio:.2f}", r.verdict])
+            f"{r.speedup:.2f}x / {r.flop_ratio:.2f}", r.verdict or "—"])
+    early = [f"accuracy before recovery (task model {base.before_recovery['accuracy']:.3f})",
+             "Δ before recovery [95% CI]", "verdict before recovery"] if before else []
     headers = ["variant", "removed", "params", "size MB", "zstd MB", "Δ params", f"LM loss before recovery (base {base.lm_loss_before_recovery:.3f})",
-               f"zero-shot accuracy before recovery (base {_zero(base)})", "accuracy", "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
+               f"zero-shot accuracy before recovery (base {_zero(base)})", *early, "accuracy after recovery" if before else "accuracy",
+               "precision", "Δ accuracy [95% CI]", "distinguishable", "latency ms", "speedup / FLOP ratio", "verdict"]
     return tabulate(table, headers=headers, tablefmt="github")
 
 

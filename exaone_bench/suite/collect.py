@@ -18,14 +18,21 @@ VARIANT_KEYS = ("id", "compression", "expect", "marks", "description")
 
 
 POST_TRAINING_KEYS = ("id", "post_training", "recovery_steps", "expect", "marks", "description")
+BEFORE = "before_recovery"
 
 
-def _expectations(raw, where) -> dict[str, Expectation]:
+def _expectations(raw, where) -> tuple[dict[str, Expectation], dict[str, Expectation]]:
+    """(after recovery, before recovery): bounds on the recovered model, and under `before_recovery:` on the
+    task model's head right after the cut (`original: task`)."""
     if raw is None:
-        return {}
+        return {}, {}
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: expected a mapping of metric -> {{min_delta, max_delta}}")
-    return {m: Expectation.parse(m, v, f"{where}.{m}") for m, v in raw.items()}
+    before = raw.get(BEFORE) or {}
+    if not isinstance(before, dict):
+        raise SpecError(f"{where}.{BEFORE}: expected a mapping of metric -> {{min_delta, max_delta}}")
+    return ({m: Expectation.parse(m, v, f"{where}.{m}") for m, v in raw.items() if m != BEFORE},
+            {m: Expectation.parse(m, v, f"{where}.{BEFORE}.{m}") for m, v in before.items()})
 
 
 def _variant_entries(raw: dict, where: str, keys: tuple, body: str):
@@ -45,15 +52,17 @@ def _variant_entries(raw: dict, where: str, keys: tuple, body: str):
         yield vwhere, v, vid
 
 
-def _expect_and_marks(v: dict, expect: dict, vwhere: str) -> tuple[dict, list]:
-    """A variant's expectations (the file's, overridden by its own; at least one) and its marks."""
-    v_expect = {**expect, **_expectations(v.get("expect"), f"{vwhere}.expect")}
-    if not v_expect:
+def _expect_and_marks(v: dict, expect: tuple[dict, dict], vwhere: str) -> tuple[dict, dict, list]:
+    """A variant's expectations after and before recovery (the file's, overridden by its own; at least one)
+    and its marks."""
+    after, before = _expectations(v.get("expect"), f"{vwhere}.expect")
+    after, before = {**expect[0], **after}, {**expect[1], **before}
+    if not after and not before:
         raise SpecError(f"{vwhere}: no expectation: give expect: at file or variant level")
     marks = v.get("marks", [])
     if not isinstance(marks, list) or not all(isinstance(m, str) for m in marks):
         raise SpecError(f"{vwhere}.marks: expected a list of marker names")
-    return v_expect, marks
+    return after, before, marks
 
 
 def load_experiment(path: str | Path, config=None) -> Experiment:
@@ -93,10 +102,10 @@ def load_experiment(path: str | Path, config=None) -> Experiment:
         skip = not_applicable(config, comp) if config is not None else ""
         if config is not None and not skip:  # the shapes a strategy cuts: EXAONE 4.5's are its text config's
             check_compression(config.get_text_config(), comp, f"{vwhere}.compression")
-        v_expect, marks = _expect_and_marks(v, expect, vwhere)
-        variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", "")), skip))
+        v_expect, v_before, marks = _expect_and_marks(v, expect, vwhere)
+        variants.append(Variant(vid, comp, v_expect, marks, str(v.get("description", "")), skip, expect_before=v_before))
     return Experiment(str(path), path.stem, strategy, str(raw["hypothesis"]).strip(),
-                      str(raw.get("motivation", "")).strip(), stage, expect, variants)
+                      str(raw.get("motivation", "")).strip(), stage, expect[0], variants)
 
 
 def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
@@ -130,13 +139,16 @@ def load_post_training(path: Path, raw: dict, config=None) -> Experiment:
         if recovery and post_training.kernel(spec):
             raise SpecError(f"{vwhere}.recovery_steps: quantized weights (torchao tensor subclasses) are not trained "
                             "here; a short recovery applies to the sparsity transforms")
-        v_expect, marks = _expect_and_marks(v, expect, vwhere)
+        v_expect, v_before, marks = _expect_and_marks(v, expect, vwhere)
+        if v_before:
+            raise SpecError(f"{vwhere}.expect.{BEFORE}: a post-training row is measured after its transform only; "
+                            "bound before_recovery in the structural files")
         for target, compression in compressions.items():
             skip = not_applicable(config, compression) if config is not None and compression else ""
             variants.append(Variant(f"{vid}@{target_label(target)}", compression, v_expect, marks,
                                     str(v.get("description", "")), skip, spec, target, recovery))
     return Experiment(str(path), path.stem, "post_training", str(raw["hypothesis"]).strip(),
-                      str(raw.get("motivation", "")).strip(), "post_training", expect, variants)
+                      str(raw.get("motivation", "")).strip(), "post_training", expect[0], variants)
 
 
 def _target_compression(path: Path, target: str, where: str) -> dict:

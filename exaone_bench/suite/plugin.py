@@ -147,8 +147,14 @@ class ExperimentFile(pytest.File):
     """One experiment YAML; each variant is one item."""
 
     def collect(self):
+        bench = self.config.stash[session_key]
         try:
-            experiment = load_experiment(self.path, self.config.stash[session_key].base_config())
+            experiment = load_experiment(self.path, bench.base_config())
+            bounded = [v.id for v in experiment.variants if v.expect_before]
+            if bounded and bench.setup.original != "task":
+                raise SpecError(f"{self.path}[{bounded[0]}].expect.before_recovery: bounds the task model's head right "
+                                f"after the cut, but {bench.setup.path or 'the setup'} cuts from the pretrained LM "
+                                "(original: pretrained); set original: task or drop the bound")
         except SpecError as e:
             raise self.CollectError(str(e)) from e
         for variant in experiment.variants:
@@ -180,8 +186,9 @@ class VariantItem(pytest.Item):
         except NotApplicable as e:  # the base config was unknown at collection (e.g. a hub id fetched now)
             pytest.skip(f"{self.name} does not apply to this model ({e})")
         self.user_properties.append((RESULT, json.dumps(result.to_dict(), default=str)))
-        if result.verdict == "rejected":
-            raise ExpectationFailed(result.message)
+        before = getattr(result, "before_recovery_verdict", "")
+        if "rejected" in (result.verdict, before):  # either the recovered model's bounds or the cut's own
+            raise ExpectationFailed("\n".join(m for m in (result.message, getattr(result, "before_recovery_message", "")) if m))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (ExpectationFailed, SpecError)):
@@ -255,6 +262,13 @@ class ResultHooks:
             for r in self.bench.results:
                 if r.verdict == "inconclusive":
                     terminalreporter.write_line(f"INCONCLUSIVE {r.message}")
+                if getattr(r, "before_recovery_verdict", "") == "inconclusive":
+                    terminalreporter.write_line(f"INCONCLUSIVE {r.before_recovery_message}")
+            floor = self.bench.noise_floor()
+            if floor:
+                terminalreporter.write_line("exaone-bench: this setup resolves deltas of about " + ", ".join(
+                    f"{m} ±{v:.3f}" for m, v in floor.items()) + " (the baseline against itself); see the report for "
+                    "bounds inside that")
             terminalreporter.write_line(
                 f"exaone-bench: {len(self.bench.results)} variant(s): {count['confirmed']} confirmed, "
                 f"{count['inconclusive']} inconclusive, {count['rejected']} rejected, "

@@ -173,6 +173,10 @@ class BenchSession:
             r.speedup = ms[0] / m
             self.tracker.log_latency(self._run_ids[r.name].result(), r)
 
+    def noise_floor(self) -> dict[str, float]:
+        """The baseline's seed-noise floor of a delta, once the session has read the baseline."""
+        return self._runner.baseline().noise_floor if self._runner is not None else {}
+
     def record_failure(self, name: str, stage: str, error: str) -> None:
         self.failures.append({"name": name, "error": error})
         self._write(lambda: self.tracker.log_failure(name, stage, error, self._tags))

@@ -93,6 +93,11 @@ def cut(model, record, calib=None) -> None:
         keep_cols(head, keep)
 
 
+def cut_head(weight, record: dict):
+    """A classifier head reads the residual stream: it keeps the same channels."""
+    return weight[:, record["kept"]["channels"]].contiguous()
+
+
 def words(removed: dict) -> str:
     """What the report says this strategy removed: residual-stream channels."""
     return f"{len(removed['channels'])} hidden channels"

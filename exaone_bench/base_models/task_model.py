@@ -1,0 +1,154 @@
+"""The task model: the setup's LM trained once, long, on the training split with a real teacher's soft labels.
+
+With `original: task` every variant is cut from this model, not from the LM: a small LM learns
+nothing from a teacher inside a few hundred steps, so the knowledge is trained in once (gold labels
+plus KL to the teacher over the transfer set, `task_model:` steps) and every variant then
+measures what a cut removes from a model that knows the task. The directory holds the causal LM
+(`from_pretrained` loads it like any base model: the cuts, LM loss and zero-shot work unchanged),
+its tokenizer, and the classifier's head (`head.safetensors`), with run_meta.json saying how and
+where it was trained. Cached by the hash of everything that made it; shipped for the default setup.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from exaone_bench.base_models.embeddings import mapped
+from exaone_bench.base_models.load import load_model
+from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
+from exaone_bench.config.setup import Setup, TrainingSetup
+from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
+from exaone_bench.core.paths import data_dir
+from exaone_bench.data.batches import encode
+from exaone_bench.data.split import Split
+from exaone_bench.evaluation.classification import classification_metrics
+from exaone_bench.models.classifier import classifier_from
+from exaone_bench.training.loop import predict, train
+
+HEAD = "head.safetensors"
+
+
+def base_identity(source: str) -> str:
+    """What names the base model without loading it: a built-in's recipe hash, a local directory's
+    config and weight checksums, or the hub id (a fresh clone need not build the base to find a shipped task model)."""
+    from exaone_bench.base_models.exaone_tiny.recipe import DEFAULT
+    from exaone_bench.base_models.load import resolve
+    from exaone_bench.core.cache import sha256_file
+
+    if source == DEFAULT.name:
+        return f"{DEFAULT.name}:{DEFAULT.hash}"
+    src = resolve(source, build=False)
+    files = sorted(Path(src.location).glob("*.safetensors")) + [Path(src.location) / "config.json"]
+    found = [f for f in files if f.is_file()]
+    return stable_hash([sha256_file(f) for f in found]) if found else source
+
+
+def key(setup: Setup, split_name: str, teacher_key: str, base_sha: str) -> str:
+    """What the task model depends on: the base weights, the split, the teacher's labels and the schedule."""
+    return stable_hash({"base": base_sha, "split": split_name, "teacher": teacher_key,
+                        "task_model": setup.task_model.model_dump(exclude={"threads"}),
+                        "max_length": setup.training.max_length, "version": 1})
+
+
+def schedule(setup: Setup) -> TrainingSetup:
+    """The task model's training block: the setup's loop with the task model's steps, lr and distillation."""
+    t = setup.task_model
+    return TrainingSetup(steps=t.steps, batch_size=t.batch_size, lr=t.lr, warmup_steps=t.warmup_steps,
+                         weight_decay=t.weight_decay, max_length=setup.training.max_length, seeds=1,
+                         recovery="distill", distill_alpha=t.distill_alpha, distill_temperature=t.distill_temperature,
+                         threads=t.threads, length_bucket=setup.training.length_bucket)
+
+
+def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable[[str], None] = print) -> Path:
+    """Train the task model from the setup's LM over the teacher's transfer set; write it to `out`."""
+    t0 = time.perf_counter()
+    causal_lm, tokenizer, src = load_model(setup.model, trust_remote_code=setup.trust_remote_code)
+    texts, logits = teacher.transfer_texts(), teacher.logits()
+    copies = len(texts) // len(split.texts["train"])
+    gold = np.tile(split.labels["train"], copies)  # an augmented copy keeps its source text's label
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    training = schedule(setup)
+    torch.set_num_threads(training.threads or torch.get_num_threads())
+    bf16 = bf16_units() if setup.task_model.dtype == "auto" else setup.task_model.dtype == "bfloat16"
+    dtype = "bfloat16" if bf16 else "float32"
+    if setup.task_model.embeddings == "teacher":  # the teacher's token embeddings as the student's input embeddings
+        teacher_lm, teacher_tokenizer, _ = load_model(setup.training.teacher.source)
+        table = causal_lm.get_input_embeddings().weight
+        table.data = mapped(tokenizer, table.data, teacher_tokenizer, teacher_lm.get_input_embeddings().weight.data)
+        del teacher_lm
+    model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
+    data = encode(tokenizer, texts, gold, training.max_length)
+
+    def on_step(step: int, steps: int, tokens: int, seconds: float) -> None:
+        if step % 200 == 0 or step == steps:
+            say(f"task model: step {step}/{steps}, {tokens / seconds:,.0f} tokens/s, "
+                f"ETA {(steps - step) * seconds / step:,.0f} s")
+
+    result = train(model, data, training, setup.task_model.seed, pad, logits, dtype=dtype, on_step=on_step)
+    scores = {}
+    for name in ("validation", "test"):
+        enc = encode(tokenizer, split.texts[name], split.labels[name], training.max_length)
+        scores[name] = classification_metrics(split.labels[name], predict(model, enc, pad, 128))  # fp32, as the suite reads it
+    getattr(causal_lm, causal_lm.base_model_prefix).load_state_dict(getattr(model, model.base_model_prefix).state_dict())
+    meta = {"base": src.name, "task_model": setup.task_model.model_dump(), "teacher": teacher.dir.name,
+            "transfer_texts": len(texts), "steps": training.steps, "dtype": dtype,
+            "final_loss": round(float(np.mean(result.losses[-50:])), 4), "tokens_per_second": round(result.tokens_per_second),
+            "validation": scores["validation"], "test": scores["test"], "seconds": round(time.perf_counter() - t0, 1),
+            "ran_on": {"processor": _processor(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                       "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
+    with atomic_dir(out) as tmp:
+        causal_lm.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        from safetensors.torch import save_file
+
+        save_file({"weight": model.score.weight.detach().contiguous()}, str(tmp / HEAD))
+        (tmp / "run_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_checksums(tmp, sorted(p.name for p in tmp.iterdir() if p.is_file()))
+    return out
+
+
+def _processor() -> str:
+    from exaone_bench.base_models.teacher import _cpu_name
+
+    return _cpu_name() or platform.processor()
+
+
+def read_head(directory: Path) -> torch.Tensor:
+    """The task model's classifier head (num_labels, hidden)."""
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(directory) / HEAD))["weight"]
+
+
+class TaskModel:
+    """The original of a setup with `original: task`: verified when shipped, else built once here and cached."""
+
+    def __init__(self, setup: Setup, split: Split, split_name: str):
+        self.setup, self.split = setup, split
+        self.teacher = Teacher(setup.training.teacher, split, split_name)
+        name = f"task-{key(setup, split_name, self.teacher.dir.name, base_identity(setup.model))}"
+        shipped = SHIPPED / name
+        self.dir = shipped if shipped.is_dir() else data_dir() / "models" / name
+
+    def ensure(self, say: Callable[[str], None] = print) -> Path:
+        from filelock import FileLock
+
+        if self.dir.parent == SHIPPED:
+            if not verify_checksums(self.dir):
+                raise RuntimeError(f"{self.dir}: files do not match checksums.json; restore them with git")
+            return self.dir
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.dir) + ".lock"):
+            if not verify_checksums(self.dir):
+                self.teacher.ensure(say)
+                build(self.setup, self.split, self.teacher, self.dir, say)
+        return self.dir
+
+    def meta(self) -> dict:
+        return json.loads((self.ensure() / "run_meta.json").read_text())

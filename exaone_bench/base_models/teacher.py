@@ -1,0 +1,184 @@
+"""A teacher: a real pretrained LM made into a classifier of the setup's task, and its soft labels over the transfer set.
+
+The teacher reads each text once (its last real token's final hidden state, frozen) and a
+logistic-regression probe, fitted on the training split and its strength chosen on validation,
+turns those features into log-probabilities. It labels the transfer set (data/augment.py: the
+training texts and their augmented copies), never a validation or test text; its test accuracy is
+measured for the report only. The labels are a one-time job: computed where bf16 units make it
+fast (recorded in meta.json), cached by the hash of everything that made them, checksummed, and
+shipped for the default setup so that every machine distils from the very same numbers.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from exaone_bench.base_models.load import load_model
+from exaone_bench.config.setup import TeacherSetup
+from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
+from exaone_bench.core.paths import data_dir
+from exaone_bench.data.augment import Augmentation, transfer_set
+from exaone_bench.data.split import Split
+from exaone_bench.evaluation.classification import classification_metrics
+
+SHIPPED = Path(__file__).parent / "shipped"  # one-time outputs committed with the package, verified by checksum
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the probe's inverse regularisation, chosen on validation
+
+
+def bf16_units() -> bool:
+    """Whether this machine runs bf16 matmuls fast: a CUDA GPU, or a CPU with AMX or AVX-512 bf16."""
+    if torch.cuda.is_available():
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def augmentation(spec: TeacherSetup) -> Augmentation:
+    return Augmentation(spec.copies, spec.drop, spec.swap, spec.ngram, spec.seed)
+
+
+def key(spec: TeacherSetup, split_name: str) -> str:
+    """What the labels depend on: the teacher, the split, the transfer set and how it is read."""
+    return stable_hash({"teacher": spec.model_dump(), "split": split_name, "c_grid": C_GRID, "version": 1})
+
+
+@torch.no_grad()
+def features(causal_lm, tokenizer, texts: list[str], max_length: int, batch_size: int, bf16: bool,
+             on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(n, hidden) fp32: the final hidden state at each text's last real token (texts sorted by length)."""
+    backbone = getattr(causal_lm, causal_lm.base_model_prefix)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    ids = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    out = np.zeros((len(texts), causal_lm.config.hidden_size), dtype=np.float32)
+    device = next(causal_lm.parameters()).device
+    for i in range(0, len(order), batch_size):
+        index = order[i : i + batch_size]
+        rows = [ids[j] or [tokenizer.eos_token_id] for j in index]
+        width = max(len(r) for r in rows)
+        x = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(x)
+        for k, r in enumerate(rows):
+            x[k, : len(r)], mask[k, : len(r)] = torch.tensor(r), 1
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            h = backbone(input_ids=x.to(device), attention_mask=mask.to(device)).last_hidden_state
+        last = (mask.sum(1) - 1).to(device)
+        out[index] = h[torch.arange(len(rows), device=device), last].float().cpu().numpy()
+        if on_batch is not None:
+            on_batch(min(i + batch_size, len(order)), len(order))
+    return out
+
+
+def probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray):
+    """Logistic regression on standardised features, C chosen by validation accuracy (first best wins)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    best, scores = None, {}
+    for c in C_GRID:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        model.fit(train_x, train_y)
+        scores[c] = float((model.predict(val_x) == val_y).mean())
+        if best is None or scores[c] > scores[best[0]]:
+            best = (c, model)
+    return best[1], best[0], scores
+
+
+def labels_dir(spec: TeacherSetup, split_name: str) -> Path:
+    """The shipped labels when present, else this machine's cache."""
+    name = f"teacher-{key(spec, split_name)}"
+    shipped = SHIPPED / name
+    return shipped if shipped.is_dir() else data_dir() / "cache" / "teachers" / name
+
+
+def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Callable[[str], None] = print) -> Path:
+    """Features of the transfer set, validation and test; the probe; its labels and test metrics, into `out`."""
+    t0 = time.perf_counter()
+    texts = transfer_set(split.texts["train"], augmentation(spec))
+    causal_lm, tokenizer, src = load_model(spec.source)
+    bf16 = bf16_units() if spec.dtype == "auto" else spec.dtype == "bfloat16"
+    torch.set_num_threads(spec.threads or torch.get_num_threads())
+    parts = {"transfer": texts, "validation": split.texts["validation"], "test": split.texts["test"]}
+    total = sum(len(v) for v in parts.values())
+    done, feats = 0, {}
+    started = time.perf_counter()
+
+    def report(k: int, n: int) -> None:
+        seen = done + k
+        if k == n or k % (spec.batch_size * 40) == 0:
+            rate = seen / (time.perf_counter() - started)
+            say(f"teacher {src.name}: {seen:,}/{total:,} texts, {rate:,.0f} texts/s, ETA {(total - seen) / rate:,.0f} s")
+
+    for name, part in parts.items():
+        feats[name] = features(causal_lm, tokenizer, part, spec.max_length, spec.batch_size, bf16, report)
+        done += len(part)
+    n_train = len(split.texts["train"])
+    model, c, scores = probe(feats["transfer"][:n_train], split.labels["train"], feats["validation"], split.labels["validation"])
+    logits = model.predict_log_proba(feats["transfer"]).astype(np.float32)
+    test = classification_metrics(split.labels["test"], model.predict_log_proba(feats["test"]))
+    validation = classification_metrics(split.labels["validation"], model.predict_log_proba(feats["validation"]))
+    meta = {"teacher": src.name, "spec": spec.model_dump(), "split": split_name, "transfer_texts": len(texts),
+            "train_texts": n_train, "probe": {"kind": "logistic regression on standardised last-token features",
+                                              "C": c, "validation_accuracy_by_C": scores},
+            "validation": validation, "test": test, "bf16": bf16, "seconds": round(time.perf_counter() - t0, 1),
+            "ran_on": {"machine": platform.machine(), "processor": _cpu_name(), "threads": torch.get_num_threads(),
+                       "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                       "torch": torch.__version__}}
+    with atomic_dir(out) as tmp:
+        np.savez_compressed(tmp / "labels.npz", logits=logits.astype(np.float16))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_checksums(tmp, ["labels.npz", "meta.json"])
+    return out
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+class Teacher:
+    """The soft labels of one teacher over one split's transfer set: verified, or built once here."""
+
+    def __init__(self, spec: TeacherSetup, split: Split, split_name: str):
+        self.spec, self.split, self.split_name = spec, split, split_name
+        self.dir = labels_dir(spec, split_name)
+
+    def ensure(self, say: Callable[[str], None] = print) -> Path:
+        """The labels' directory, checked against its checksums; built when absent (never over a shipped one)."""
+        from filelock import FileLock
+
+        if self.dir.parent == SHIPPED:
+            if not verify_checksums(self.dir):
+                raise RuntimeError(f"{self.dir}: files do not match checksums.json; restore them with git")
+            return self.dir
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.dir) + ".lock"):
+            if not verify_checksums(self.dir):
+                build(self.spec, self.split, self.split_name, self.dir, say)
+        return self.dir
+
+    def meta(self) -> dict:
+        return json.loads((self.ensure() / "meta.json").read_text())
+
+    def logits(self) -> np.ndarray:
+        """(transfer texts, labels) fp32 log-probabilities; the first rows are the training texts in split order."""
+        return np.load(self.ensure() / "labels.npz")["logits"].astype(np.float32)
+
+    def transfer_texts(self) -> list[str]:
+        return transfer_set(self.split.texts["train"], augmentation(self.spec))

@@ -1,0 +1,176 @@
+"""The task model as the original: a teacher's labels over the transfer set, the task model trained once,
+and every variant read right after its cut and again after the one recovery."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from exaone_bench.base_models.task_model import TaskModel, read_head
+from exaone_bench.base_models.teacher import Teacher
+from exaone_bench.config.setup import Setup
+from exaone_bench.core.cache import verify_checksums
+from exaone_bench.data.augment import Augmentation, augmented, transfer_set
+from exaone_bench.data.split import DataSpec, Split
+
+pytest_plugins = ["pytester"]
+
+# The micro model teaches itself here: what is tested is the path (labels, cache, task model, measures), not quality.
+TASK_SETUP = """
+model: {model}
+original: task
+task_model: {{steps: 8, batch_size: 16, lr: 2.0e-3, warmup_steps: 1, dtype: float32}}
+training:
+  steps: 4
+  batch_size: 8
+  lr: 1.0e-3
+  warmup_steps: 1
+  max_length: 24
+  seeds: 2
+  recovery: distill
+  teacher: {{source: {model}, copies: 1, batch_size: 256, max_length: 24, dtype: float32}}
+evaluation: {{batch_size: 256, bootstrap: 50, latency: {{repeats: 2, warmup: 1}}, zero_shot: {{enabled: false}}}}
+calibration: {{samples: 4, seq_len: 16}}
+"""
+
+DROP = """
+strategy: drop_layers
+hypothesis: Cutting one of the micro model's two layers changes what its head reads.
+expect:
+  accuracy: {min_delta: -1.0}
+  before_recovery: {accuracy: {min_delta: -1.0}}
+variants:
+  - id: last1
+    compression: {drop_layers: [1]}
+  - id: first1
+    compression: {drop_layers: [0]}
+"""
+
+
+def test_the_transfer_set_is_the_training_texts_then_seeded_copies():
+    texts = ["a great film", "dull and long , really dull", "x"]
+    spec = Augmentation(copies=2, seed=3)
+    out = transfer_set(texts, spec)
+    assert out[:3] == texts and len(out) == 9 and out == transfer_set(texts, spec)  # same seed, same set
+    assert out != transfer_set(texts, Augmentation(copies=2, seed=4))
+    vocabulary = sorted({w for t in texts for w in t.split()})
+    assert all(c and set(c.split()) <= set(vocabulary) for c in out)  # words of the training texts only, never empty
+    rng = __import__("random").Random(0)
+    kept = augmented("one two three four five six seven eight nine ten eleven", vocabulary,
+                     Augmentation(drop=0.0, swap=0.0, ngram=1.0), rng)
+    assert 3 <= len(kept.split()) <= 8 and kept in "one two three four five six seven eight nine ten eleven"
+
+
+@pytest.fixture(scope="module")
+def micro_task(micro_reference, tmp_path_factory):
+    setup = Setup.model_validate(json.loads(json.dumps({
+        "model": str(micro_reference), "original": "task",
+        "task_model": {"steps": 8, "batch_size": 16, "lr": 2e-3, "warmup_steps": 1, "dtype": "float32"},
+        "training": {"max_length": 24, "teacher": {"source": str(micro_reference), "copies": 1, "batch_size": 256,
+                                                   "max_length": 24, "dtype": "float32"}}})))
+    spec = DataSpec()
+    split = Split.load(spec)
+    task = TaskModel(setup, split, spec.split_dir.name)
+    return setup, split, task, task.ensure(say=lambda text: None)
+
+
+def test_teacher_labels_cover_the_transfer_set_once_and_are_verified(micro_task):
+    setup, split, task, _ = micro_task
+    teacher = task.teacher
+    assert verify_checksums(teacher.dir)
+    logits = teacher.logits()
+    assert logits.shape == (2 * len(split.texts["train"]), split.num_labels)
+    assert np.allclose(np.exp(logits).sum(1), 1, atol=1e-2)  # log-probabilities of the probe
+    meta = teacher.meta()
+    assert meta["transfer_texts"] == 2 * len(split.texts["train"]) and 0 < meta["test"]["accuracy"] <= 1
+    assert str(meta["probe"]["C"]) in meta["probe"]["validation_accuracy_by_C"]
+    again = Teacher(setup.training.teacher, split, teacher.split_name)
+    assert again.dir == teacher.dir and np.array_equal(again.logits(), logits)  # read back, not built again
+
+
+def test_the_task_model_reloads_as_a_causal_lm_with_its_head(micro_task):
+    from transformers import AutoModelForCausalLM
+
+    setup, split, task, out = micro_task
+    meta = task.meta()
+    assert meta["steps"] == 8 and meta["teacher"] == task.teacher.dir.name and 0 < meta["test"]["accuracy"] <= 1
+    model = AutoModelForCausalLM.from_pretrained(out)
+    head = read_head(out)
+    assert head.shape == (split.num_labels, model.config.hidden_size)
+    assert TaskModel(setup, split, DataSpec().split_dir.name).dir == out  # the same key finds it again
+
+
+def test_reduce_hidden_dim_cuts_the_task_head_with_the_backbone(tiny_exaone):
+    from exaone_bench.compression.calibration import Calibration
+    from exaone_bench.compression.registry import apply, cut_head
+
+    head = torch.randn(2, tiny_exaone.config.hidden_size)
+    calib = Calibration(input_ids=torch.randint(3, 97, (2, 12), generator=torch.Generator().manual_seed(0)))
+    removed = apply(tiny_exaone, {"reduce_hidden_dim": {"hidden_size": 48}}, calib)
+    kept = removed[0]["kept"]["channels"]
+    assert torch.equal(cut_head(head, removed), head[:, kept])
+    assert torch.equal(cut_head(head, [{"strategy": "drop_layers", "removed": {"layers": [0]}}]), head)
+
+
+def test_a_suite_cut_from_the_task_model_is_read_before_and_after_recovery(pytester, micro_reference):
+    pytester.makefile(".yaml", **{"experiments/setup": TASK_SETUP.format(model=micro_reference),
+                                  "experiments/drop_layers": DROP})
+    out = pytester.runpytest_subprocess("experiments", "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=2)
+    doc = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+    base = doc["baseline"]
+    assert set(base["before_recovery"]) >= {"accuracy", "precision"} and base["teacher"]["test"]["accuracy"] > 0
+    for row in doc["variants"]:
+        before = row["before_recovery"]["accuracy"]
+        assert row["before_recovery_deltas"]["accuracy"] == pytest.approx(before - base["before_recovery"]["accuracy"])
+        ci = row["before_recovery_ci"]["accuracy"]
+        assert ci["ci_low"] <= row["before_recovery_deltas"]["accuracy"] <= ci["ci_high"]
+        assert row["before_recovery_verdict"] == "confirmed" and "before recovery" in row["before_recovery_message"]
+    readme = (pytester.path / "reports" / "latest" / "README.md").read_text()
+    assert "accuracy before recovery (task model" in readme and "teacher: " in readme and "Before recovery" in readme
+    floor = base["noise_floor"]["accuracy"]
+    assert 0 < floor < 0.5 and f"accuracy ±{floor:.3f}" in readme and "## What this setup can resolve" in readme
+    out.stdout.fnmatch_lines([f"exaone-bench: this setup resolves deltas of about accuracy ±{floor:.3f}*"])
+
+
+def test_a_before_recovery_bound_needs_a_task_original(pytester, micro_reference):
+    pytester.makefile(".yaml", **{"experiments/setup": f"model: {micro_reference}\n", "experiments/drop_layers": DROP})
+    out = pytester.runpytest_subprocess("experiments", "--collect-only", "-q", "-p", "no:cacheprovider")
+    out.stdout.re_match_lines([r".*drop_layers\.yaml\[last1\]\.expect\.before_recovery: bounds the task model's head "
+                               r"right after the cut, but .* \(original: pretrained\).*"])
+
+
+def test_teacher_embeddings_are_mapped_through_the_text_and_projected(micro_reference, tiny_llama_dir):
+    from transformers import AutoTokenizer
+
+    from exaone_bench.base_models.embeddings import mapped
+
+    student = AutoTokenizer.from_pretrained(micro_reference)
+    own = torch.randn(len(student), 16, generator=torch.Generator().manual_seed(0))
+    teacher_table = torch.randn(len(student), 24, generator=torch.Generator().manual_seed(1))
+    out = mapped(student, own, AutoTokenizer.from_pretrained(tiny_llama_dir), teacher_table)
+    special = sorted(student.all_special_ids)
+    assert out.shape == own.shape and torch.equal(out[special], own[special])  # special tokens keep their rows
+    rest = torch.tensor([i for i in range(len(student)) if i not in special])
+    assert out[rest].norm(dim=1).mean() == pytest.approx(own[rest].norm(dim=1).mean().item(), rel=1e-4)
+    # the same text gives the same vector: a token whose text the teacher reads as one token maps to that token's row
+    word = next(i for i in rest.tolist() if len(AutoTokenizer.from_pretrained(tiny_llama_dir)(student.decode([i]),
+                                                                                             add_special_tokens=False)["input_ids"]) == 1)
+    assert not torch.equal(out[word], own[word])
+
+
+def test_the_original_command_verifies_what_was_built_and_says_where(micro_task, tmp_path, capsys):
+    from exaone_bench import cli
+
+    setup, _, task, _ = micro_task
+    path = tmp_path / "setup.yaml"
+    path.write_text(json.dumps(setup.model_dump()))  # JSON is YAML
+    assert cli.main(["original", "--setup", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"teacher labels: built or cached here at {task.teacher.dir}" in out and "probe (C " in out
+    assert f"task model: built or cached here at {task.dir}" in out and "8 steps over" in out
+    path.write_text("model: exaone-tiny\n")
+    assert cli.main(["original", "--setup", str(path)]) == 0
+    assert "nothing to build" in capsys.readouterr().out
