@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from exaone_bench.base_models.embeddings import mapped
 from exaone_bench.base_models.load import load_model
 from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
 from exaone_bench.config.setup import Setup, TrainingSetup
-from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
+from exaone_bench.core.cache import atomic_dir, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.batches import encode
 from exaone_bench.data.split import Split
@@ -137,18 +137,11 @@ class TaskModel:
         self.dir = shipped if shipped.is_dir() else data_dir() / "models" / name
 
     def ensure(self, say: Callable[[str], None] = print) -> Path:
-        from filelock import FileLock
+        def make() -> None:
+            self.teacher.ensure(say)
+            build(self.setup, self.split, self.teacher, self.dir, say)
 
-        if self.dir.parent == SHIPPED:
-            if not verify_checksums(self.dir):
-                raise RuntimeError(f"{self.dir}: files do not match checksums.json; restore them with git")
-            return self.dir
-        self.dir.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.dir) + ".lock"):
-            if not verify_checksums(self.dir):
-                self.teacher.ensure(say)
-                build(self.setup, self.split, self.teacher, self.dir, say)
-        return self.dir
+        return shipped_or_built(self.dir, self.dir.parent == SHIPPED, make)
 
     def meta(self) -> dict:
         return json.loads((self.ensure() / "run_meta.json").read_text())

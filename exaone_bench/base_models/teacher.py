@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from exaone_bench.base_models.load import load_model
 from exaone_bench.config.setup import TeacherSetup
-from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
+from exaone_bench.core.cache import atomic_dir, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.augment import Augmentation, transfer_set
 from exaone_bench.data.split import Split
@@ -161,17 +161,8 @@ class Teacher:
 
     def ensure(self, say: Callable[[str], None] = print) -> Path:
         """The labels' directory, checked against its checksums; built when absent (never over a shipped one)."""
-        from filelock import FileLock
-
-        if self.dir.parent == SHIPPED:
-            if not verify_checksums(self.dir):
-                raise RuntimeError(f"{self.dir}: files do not match checksums.json; restore them with git")
-            return self.dir
-        self.dir.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.dir) + ".lock"):
-            if not verify_checksums(self.dir):
-                build(self.spec, self.split, self.split_name, self.dir, say)
-        return self.dir
+        return shipped_or_built(self.dir, self.dir.parent == SHIPPED,
+                                lambda: build(self.spec, self.split, self.split_name, self.dir, say))
 
     def meta(self) -> dict:
         return json.loads((self.ensure() / "meta.json").read_text())

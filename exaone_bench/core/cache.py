@@ -7,8 +7,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -71,3 +72,19 @@ def verify_checksums(directory: Path, out: str = "checksums.json") -> bool:
     except json.JSONDecodeError:
         return False
     return all((directory / n).is_file() and sha256_file(directory / n) == s for n, s in sums.items())
+
+
+def shipped_or_built(directory: Path, shipped: bool, build: Callable[[], Any]) -> Path:
+    """`directory` checked against its checksums: a shipped one is never rebuilt (a mismatch is an error to
+    restore with git); a cache one is built once, under a file lock shared by every process that needs it."""
+    from filelock import FileLock
+
+    if shipped:
+        if not verify_checksums(directory):
+            raise RuntimeError(f"{directory}: files do not match checksums.json; restore them with git")
+        return directory
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory) + ".lock"):
+        if not verify_checksums(directory):
+            build()
+    return directory
