@@ -11,7 +11,8 @@ from pathlib import Path
 def cmd_data(args) -> int:
     from exaone_bench.data.split import DataSpec, prepare, split_meta
 
-    spec = DataSpec(source=args.source, seed=args.seed)
+    spec = DataSpec(source=args.source, seed=args.seed, text_column=args.text_column, label_column=args.label_column,
+                    encoding=args.encoding)
     t0 = time.perf_counter()
     out = prepare(spec)
     meta = split_meta(spec)
@@ -123,9 +124,19 @@ def cmd_report(args) -> int:
         stamp = f"merged-{args.setup_hash}"
         what = f"{len(doc['shards'])} session(s) of setup {args.setup_hash}"
     else:
-        doc = tracker.read_session(args.run)
+        passed = []
+        if args.run is None:
+            run, passed = tracker.last_with_baseline()
+        elif not tracker.has_baseline(args.run):
+            tracker.read_session(args.run)  # an unknown id says so first
+            raise ValueError(f"session {args.run} has no baseline (it failed or was interrupted before it): name another "
+                             "with --run, or leave --run out for the last session that has one")
+        else:
+            run = args.run
+        doc = tracker.read_session(run)
         stamp = doc["run_name"].replace("session ", "") if doc["run_name"] else doc["run_id"]
-        what = f"MLflow run {doc['run_id']}"
+        what = f"MLflow run {doc['run_id']} ({doc['run_name']}" + (
+            f"; the last session with a baseline, {len(passed)} newer without one: {', '.join(passed)})" if passed else ")")
     run_dir = publish(doc, Path(args.out), stamp)
     print(f"report for {what} ({len(doc['variants'])} variants, {len(doc['post_training'])} post-training rows) "
           f"written to {run_dir / 'README.md'}")
@@ -143,7 +154,7 @@ def cmd_original(args) -> int:
     if setup.training.teacher is None:
         print(f"{args.setup}: no training.teacher and original: {setup.original}: nothing to build")
         return 0
-    spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
+    spec = DataSpec.of(setup.data)
     split = Split.load(spec)
     say = (lambda text: print(text, flush=True))
     teacher = Teacher(setup.training.teacher, split, spec.split_dir.name)
@@ -176,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="fetch + verify + split the dataset; print split sizes")
     p.add_argument("--source", default="rotten_tomatoes", help="rotten_tomatoes or a local .csv/.jsonl")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--text-column", default="text", help="a local file's text column (the setup's data.text_column)")
+    p.add_argument("--label-column", default="label", help="its label column (data.label_column)")
+    p.add_argument("--encoding", default="utf-8", help="its encoding (data.encoding)")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reference", help="verify the shipped exaone-tiny, or rebuild it from its recipe")
@@ -223,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="regenerate the markdown report from MLflow alone")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--run", default=None, help="parent (session) run id; default: the latest session")
+    which.add_argument("--run", default=None, help="parent (session) run id; default: the latest session with a baseline")
     which.add_argument("--setup-hash", default=None,
                        help="merge every session of this setup hash (the shards of a split suite) into one report")
     p.add_argument("--out", default="reports", help="reports directory (writes <stamp>/ and latest/)")

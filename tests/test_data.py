@@ -86,9 +86,9 @@ def test_bring_your_own_csv_and_jsonl(tmp_path):
     "content, suffix, message",
     [
         ("words,label\nhello,1\n", ".csv", "missing column(s) ['text']"),
-        ("text,label\nhello,1\n,0\n", ".csv", "1 row(s) have an empty text"),
+        ("text,label\nhello,1\n,0\n", ".csv", "column 'text': row 2 is empty or whitespace"),
         ("text,label\nhello,1\nworld,1\n", ".csv", "needs at least two classes"),
-        ('{"text": "a", "label": 1}\n{broken\n', ".jsonl", "cannot be read"),
+        ('{"text": "a", "label": 1}\n{broken\n', ".jsonl", "line 2 cannot be read as JSON"),
         ("text\tlabel\n", ".tsv", "unsupported file type"),
     ],
 )

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+# before any in-process run: mlflow's importlib_metadata backport replaces the stdlib's finder (test_usage.py)
+import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - and its sqlalchemy, never re-imported
+from mlflow.tracking import MlflowClient
 from test_suite import DROP, MICRO_SETUP, MLP
 from transformers import AutoModelForCausalLM
 
@@ -305,3 +309,57 @@ def test_a_tracker_leaves_the_environment_alone(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     Tracker(f"sqlite:///{tmp_path / 'store.db'}")
     assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
+def failing_session(root: Path, store: Path, monkeypatch, capfd) -> tuple[int, str]:
+    """A real micro session (in this process) whose every fine-tune raises, as a NaN loss or an OOM would."""
+    from exaone_bench.pipeline import fitting
+
+    def diverged(*args, **kwargs):
+        raise RuntimeError("the loss went NaN at step 3")
+
+    monkeypatch.setattr(fitting, "train", diverged)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    monkeypatch.chdir(root)
+    code = pytest.main(["experiments", "-k", "last1", "-p", "no:cacheprovider"])
+    out = capfd.readouterr()
+    return int(code), out.out + out.err
+
+
+def test_a_failed_session_closes_and_report_takes_the_last_session_with_a_baseline(logged, tmp_path, monkeypatch,
+                                                                                   capfd):
+    """Every item failed: the session still ends in a report naming each failure and a closed (FAILED) MLflow run,
+    with a failing exit status; `exaone-bench report` then takes the last session that has a baseline, or refuses."""
+    from exaone_bench import cli
+
+    root, env, _ = logged
+    project = tmp_path / "project"
+    shutil.copytree(root / "experiments", project / "experiments")
+    alone = tmp_path / "alone.db"  # a store whose only session failed
+    code, out = failing_session(project, alone, monkeypatch, capfd)
+    assert code == pytest.ExitCode.TESTS_FAILED and "INTERNALERROR" not in out
+    assert "exaone-bench: no baseline, nothing compared: 1 item(s) failed" in out
+    readme = (project / "reports" / "latest" / "README.md").read_text()
+    assert "# exaone-bench report: no baseline" in readme
+    assert "- `drop_layers[last1]`: `RuntimeError: the loss went NaN at step 3`" in readme
+    client = MlflowClient(f"sqlite:///{alone}")
+    runs = _runs(client)
+    assert [r.info.status for r in runs if r.data.tags.get("experiment_stage") == "session"] == ["FAILED"]
+    assert all(r.info.status != "RUNNING" for r in runs)
+    assert cli.main(["report", "--out", str(tmp_path / "r1")]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "none of the 1 session(s)" in err and "has a baseline" in err
+
+    store = tmp_path / "store.db"  # the logged suite's store, then a failed session on top
+    shutil.copy(root / "store.db", store)
+    code, out = failing_session(project, store, monkeypatch, capfd)
+    assert code == pytest.ExitCode.TESTS_FAILED
+    client = MlflowClient(f"sqlite:///{store}")
+    good, failed = (r.info.run_id for r in sorted(
+        (r for r in _runs(client) if r.data.tags.get("experiment_stage") == "session"), key=lambda r: r.info.start_time))
+    assert cli.main(["report", "--out", str(tmp_path / "r2")]) == 0
+    said = capfd.readouterr().out
+    assert f"MLflow run {good}" in said and f"1 newer without one: {failed}" in said
+    assert cli.main(["report", "--run", failed, "--out", str(tmp_path / "r3")]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and f"session {failed} has no baseline" in err

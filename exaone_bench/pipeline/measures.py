@@ -66,11 +66,10 @@ class Measures:
 
     def label_words(self) -> list[str]:
         """The zero-shot choices, one per label id: the setup's, else the data's label names."""
-        words = self.setup.evaluation.zero_shot.choices or list(self.split.label_names)
-        if len(words) != self.split.num_labels:
-            raise SpecError(f"{self.setup.path}: evaluation.zero_shot.choices: {len(words)} label words {words} "
-                            f"for {self.split.num_labels} labels ({', '.join(self.split.label_names)})")
-        return words
+        try:
+            return self.setup.evaluation.zero_shot.words_for(self.split.label_names)
+        except ValueError as e:
+            raise SpecError(f"{self.setup.path}: evaluation.zero_shot.choices: {e}") from e
 
     def lm_loss(self, causal_lm, tokenizer) -> float:
         """Held-out LM loss on the first `evaluation.lm_loss_texts` validation reviews: structural damage."""

@@ -27,7 +27,7 @@ class Runner:
 
     def __init__(self, setup: Setup, progress: bool = False, run_dir: Path | None = None):
         self.setup = setup
-        spec = DataSpec(source=setup.data.source, seed=setup.data.seed)
+        spec = DataSpec.of(setup.data)
         self.split = Split.load(spec)
         self.measures = Measures(setup, self.split)  # a wrong count of label words fails here
         # the teacher's labels and the task model are verified (or built once) before anything is cut

@@ -44,9 +44,33 @@ def resolution(doc: dict) -> list[str]:
             ("Bounds inside the floor: " + "; ".join(close) + ".") if close else "No bound lies inside the floor.", ""]
 
 
+def reason(failed: dict) -> str:
+    """A failure's one line: the exception as the item saw it, else the last line of its message."""
+    lines = [line.strip() for line in (failed.get("error") or "").strip().splitlines() if line.strip()]
+    return failed.get("reason") or (lines[-1] if lines else "no message")
+
+
+def without_baseline(doc: dict, out: Path) -> Path:
+    """The report of a session that ended before it had a baseline: what it was, and why each item failed."""
+    setup = doc["setup"]
+    failed = doc.get("failed", [])
+    lines = ["# exaone-bench report: no baseline", "",
+             f"Model `{setup['model']}`; data `{setup['data']['source']}`. Setup hash `{doc.get('setup_hash', '')}`; "
+             f"MLflow run `{doc.get('run_id', '')}`.", "",
+             f"This session ended without a baseline, so nothing can be compared: {len(failed)} item(s) failed"
+             + (f" and the run was {doc['tags']['incomplete']}" if doc.get("tags", {}).get("incomplete") else "")
+             + ". Each failure, with its reason:", ""]
+    lines += [f"- `{f['name']}`: `{reason(f)}`" for f in failed] or ["- (none recorded)"]
+    readme = out / "README.md"
+    readme.write_text("\n".join(lines) + "\n")
+    return readme
+
+
 def render(doc: dict, out: Path) -> Path:
     """Write README.md and the PNGs into `out`; return the README path."""
     out.mkdir(parents=True, exist_ok=True)
+    if doc["baseline"] is None:
+        return without_baseline(doc, out)
     setup, base = doc["setup"], doc["baseline"]
     t, lat = setup["training"], setup["evaluation"]["latency"]
     images = _plots(doc, out) if doc["variants"] or doc.get("post_training") else []
@@ -116,8 +140,7 @@ def render(doc: dict, out: Path) -> Path:
     if same:
         lines += ["## Identical models", "", "These variants removed exactly the same parts (for example, a score "
                   "chose the layers another variant names), so each group is one model, trained once.", ""] + same + [""]
-    for failed in doc.get("failed", []):
-        lines += [f"- `{failed['name']}` crashed: `{failed['error'].strip().splitlines()[-1] if failed['error'] else ''}`"]
+    lines += [f"- `{failed['name']}` crashed: `{reason(failed)}`" for failed in doc.get("failed", [])]
     if images:
         lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images if i not in (CHART, bytes_frontier.CHART)] + [""]
     answer = specialisation.paragraph(doc)

@@ -33,6 +33,7 @@ VARIANT = "exaone_bench_variant"
 
 
 STAGE = "exaone_bench_stage"
+REASON = "exaone_bench_reason"  # a crashed item's one line: the exception's type and message
 
 
 RUN_ID = "exaone_bench_run_id"
@@ -185,13 +186,19 @@ class VariantItem(pytest.Item):
             result = session.run_variant(self.experiment, self.variant, self.nodeid)
         except NotApplicable as e:  # the base config was unknown at collection (e.g. a hub id fetched now)
             pytest.skip(f"{self.name} does not apply to this model ({e})")
+        except Exception as e:
+            self.user_properties.append((REASON, " ".join(f"{type(e).__name__}: {e}".split())))
+            raise
         self.user_properties.append((RESULT, json.dumps(result.to_dict(), default=str)))
         before = getattr(result, "before_recovery_verdict", "")
         if "rejected" in (result.verdict, before):  # either the recovered model's bounds or the cut's own
             raise ExpectationFailed("\n".join(m for m in (result.message, getattr(result, "before_recovery_message", "")) if m))
 
     def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, (ExpectationFailed, SpecError)):
+        from exaone_bench.base_models.source import SourceError
+        from exaone_bench.data.source import DataError
+
+        if isinstance(excinfo.value, (ExpectationFailed, SpecError, DataError, SourceError)):  # a message, no traceback
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
@@ -238,7 +245,8 @@ class ResultHooks:
                 self.bench.record(from_dict(json.loads(props[RESULT])))
                 return
         if report.failed and RESULT not in props:
-            self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext)
+            self.bench.record_failure(props[VARIANT], props.get(STAGE, "compression"), report.longreprtext,
+                                      props.get(REASON, ""))
 
     def pytest_sessionfinish(self, session, exitstatus):
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
@@ -248,8 +256,13 @@ class ResultHooks:
                 reporter = session.config.pluginmanager.get_plugin("terminalreporter")
                 say = (lambda text: reporter.write_line(f"[exaone-bench] {text}")) if reporter is not None else None
                 self.readme = self.bench.finish(interrupted=interrupted, say=say)
+            except Exception as e:  # noqa: BLE001 - one line and a failing status, never pytest's internal error
+                self.bench.end_failed = f"{type(e).__name__}: {e}".splitlines()[0]
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
             finally:
                 self.bench.close()
+            if self.bench.failures and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a failed baseline is a failure though no item failed
         if interrupted:
             # A SIGINT that lands while a library's thread pool starts a worker (Thread.start waits for it) leaves that
             # worker unregistered: only collecting the pool, held by the interrupted frames' reference cycle, stops it,
@@ -257,7 +270,13 @@ class ResultHooks:
             gc.collect()
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        if self.readme is not None:
+        if self.bench.end_failed:
+            terminalreporter.write_line(f"exaone-bench: the session's end failed ({self.bench.end_failed}); its MLflow "
+                                        "run is marked FAILED", red=True)
+        elif self.readme is not None and self.bench.baseline is None:
+            terminalreporter.write_line(f"exaone-bench: no baseline, nothing compared: {len(self.bench.failures)} item(s) "
+                                        f"failed; report {os.path.relpath(self.readme, config.rootpath)}", red=True)
+        elif self.readme is not None:
             count = {v: sum(r.verdict == v for r in self.bench.results) for v in VERDICT_TEXT}
             for r in self.bench.results:
                 if r.verdict == "inconclusive":

@@ -1,6 +1,6 @@
 """Checks at session start that every location a setup names can be used, before anything builds or trains.
 
-A missing data file, a model source that is not there, or a report or MLflow location that
+A missing or malformed data file (data/checks.py), label words for another dataset, a model source that is not there, or a report or MLflow location that
 cannot be written would otherwise surface minutes later, once per item, as tracebacks. Each
 check here fails with one line naming the setup key (or environment variable) and the path.
 Nothing is loaded, built or downloaded: a hub id is accepted as written (it is fetched later).
@@ -47,6 +47,54 @@ def check(setup, rootdir: Path) -> None:
         writable(Path(uri.removeprefix("sqlite:///")).parent, f"{key} ({uri})")
     elif uri.startswith("file:") or "://" not in uri:
         writable(Path(uri.removeprefix("file://").removeprefix("file:")), f"{key} ({uri})")
+    data(setup, where)
+
+
+def data(setup, where: str) -> None:
+    """A bring-your-own data file read and checked row by row (data/checks.py; nothing is written), then the settings
+    that depend on the data: one label word per class, and a local model whose tokenizer can read the texts."""
+    from exaone_bench.data.source import ROTTEN_TOMATOES, RT_LABELS, DataError
+    from exaone_bench.data.split import DataSpec, checked, label_order
+
+    frame = None
+    try:
+        if setup.data.source == ROTTEN_TOMATOES:  # a verified package file: its labels are known
+            names = sorted(RT_LABELS)
+        else:
+            frame = checked(DataSpec.of(setup.data))[1]
+            names = label_order(frame["label"].unique())
+    except DataError as e:
+        raise SpecError(f"{where}: data.source: {e}") from e
+    if setup.evaluation.zero_shot.enabled:
+        try:
+            setup.evaluation.zero_shot.words_for(names)
+        except ValueError as e:
+            raise SpecError(f"{where}: evaluation.zero_shot.choices: {e} (data.source {setup.data.source})") from e
+    unread = unknown_share(setup.model, lambda: (frame if frame is not None else
+                                                 checked(DataSpec.of(setup.data))[1])["text"].head(UNK_TEXTS).tolist())
+    if unread > MAX_UNKNOWN:
+        raise SpecError(f"{where}: model: the tokenizer of '{setup.model}' reads {unread:.0%} of the data's tokens as "
+                        "<unk>: this model cannot read data.source's texts; use a model whose vocabulary covers them")
+
+
+UNK_TEXTS, MAX_UNKNOWN = 200, 0.5
+
+
+def unknown_share(source: str, texts) -> float:
+    """The share of <unk> tokens when a local model's tokenizer reads the first texts; 0 for a tokenizer without an
+    unknown token (byte-level BPE reads anything) and for built-in or hub models (checked when they are loaded)."""
+    from exaone_bench.base_models.load import resolve
+
+    src = resolve(source, build=False)
+    if src.kind != "local" or not any((Path(src.location) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        return 0.0
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(src.location)
+    if tokenizer.unk_token_id is None:
+        return 0.0
+    ids = [i for ids in tokenizer(texts(), add_special_tokens=False)["input_ids"] for i in ids]
+    return sum(i == tokenizer.unk_token_id for i in ids) / max(len(ids), 1)
 
 
 def writable(path: Path, what: str) -> None:
@@ -59,4 +107,4 @@ def writable(path: Path, what: str) -> None:
                         f"{'not a directory' if not probe.is_dir() else 'not writable'})")
 
 
-__all__ = ["check", "writable"]
+__all__ = ["check", "data", "writable"]

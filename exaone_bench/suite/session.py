@@ -55,6 +55,8 @@ class BenchSession:
     latency_seconds: float | None = None  # the last stage before the report: a benchmark prints it
     gpus: list[str] | None = None  # at the controller: each xdist worker's GPU (devices.plan), or None
     _display: object = None  # at the controller: progress.LiveDisplay
+    baseline: BaselineResult | None = None  # as the session's end read it (None: no item finished, or it failed)
+    end_failed: str = ""  # the one line of an error that stopped the session's end
 
     def base_config(self):
         """The base model's config for checking specs at collection; None until the model is on disk."""
@@ -174,12 +176,13 @@ class BenchSession:
             self.tracker.log_latency(self._run_ids[r.name].result(), r)
 
     def noise_floor(self) -> dict[str, float]:
-        """The baseline's seed-noise floor of a delta, once the session has read the baseline."""
-        return self._runner.baseline().noise_floor if self._runner is not None else {}
+        """The baseline's seed-noise floor of a delta, once the session's end has read the baseline."""
+        return self.baseline.noise_floor if self.baseline is not None else {}
 
-    def record_failure(self, name: str, stage: str, error: str) -> None:
-        self.failures.append({"name": name, "error": error})
-        self._write(lambda: self.tracker.log_failure(name, stage, error, self._tags))
+    def record_failure(self, name: str, stage: str, error: str, reason: str = "") -> None:
+        """A crashed item (or baseline): its whole report, and its one line for the report and the terminal."""
+        self.failures.append({"name": name, "error": error, "reason": reason})
+        self._write(lambda: self.tracker.log_failure(name, stage, error, self._tags, reason))
 
     def finish(self, interrupted: bool, say=None) -> Path | None:
         """Log baseline, floors and comparison models, write results.json and the report from MLflow, close the parent.
@@ -191,29 +194,47 @@ class BenchSession:
         say = say or (lambda text: None)
         try:
             self._flush()
-            # latency is written into its params: the runner keeps its own baseline as it was read
-            cached = self.runner.baseline()
-            baseline = dataclasses.replace(cached, params=dict(cached.params))
-            say(f"session end: latency of {len(self.results) + 1} models, interleaved, nothing else running")
-            self.measure_latency(baseline)
-            self.tracker.log_result(baseline, self._tags)
-            for name, metrics in baseline.floors.items():
-                self.tracker.log_result(FloorResult(name=f"floor:{name}", metrics=metrics), self._tags)
-            from exaone_bench.pipeline import end_of_run
+            baseline = self.baseline = self._baseline()
+            references = []
+            if baseline is not None:
+                say(f"session end: latency of {len(self.results) + 1} models, interleaved, nothing else running")
+                self.measure_latency(baseline)
+                self.tracker.log_result(baseline, self._tags)
+                for name, metrics in baseline.floors.items():
+                    self.tracker.log_result(FloorResult(name=f"floor:{name}", metrics=metrics), self._tags)
+                from exaone_bench.pipeline import end_of_run
 
-            references = end_of_run.comparison_rows(self.setup, self.runner.fitter, self.runner.measures, say)
-            for row in references:
-                self.tracker.log_result(row, self._tags)
+                references = end_of_run.comparison_rows(self.setup, self.runner.fitter, self.runner.measures, say)
+                for row in references:
+                    self.tracker.log_result(row, self._tags)
             if interrupted:  # the report says so: its rows are the items that finished
                 self.tracker.client.set_tag(self.tracker.parent_id, INCOMPLETE, "interrupted")
+            self._flush()
             self.write_results(baseline, references, interrupted)
             readme = self.write_report()
         except BaseException:
             if self._tracker is not None:
                 self._tracker.end_parent("FAILED")
             raise
-        self.tracker.end_parent("KILLED" if interrupted else "FINISHED")
+        self.tracker.end_parent("KILLED" if interrupted else "FINISHED" if baseline is not None else "FAILED")
         return readme
+
+    def _baseline(self) -> BaselineResult | None:
+        """A copy of the runner's baseline (latency is written into its params); None when no item finished.
+
+        Every item needs the baseline, so after a finished item it is read from the cache; when every item
+        failed it is not trained again here (it would fail again, minutes later, as a traceback at the session's end),
+        and a baseline that cannot be read becomes a failure row of its own.
+        """
+        if not self.results:
+            return None
+        try:
+            cached = self.runner.baseline()
+        except Exception as e:  # noqa: BLE001 - the report and MLflow still close; the reason is named there
+            self.record_failure("baseline", "baseline", f"{type(e).__name__}: {e}", " ".join(f"{type(e).__name__}: {e}".split()))
+            self._flush()
+            return None
+        return dataclasses.replace(cached, params=dict(cached.params))
 
     def close(self) -> None:
         """At the controller's end, whatever happened: keep the durations, drop this run's scratch."""
@@ -227,13 +248,13 @@ class BenchSession:
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
 
-    def write_results(self, baseline: BaselineResult, references: list[ReferenceResult], interrupted: bool = False) -> Path:
+    def write_results(self, baseline: BaselineResult | None, references: list[ReferenceResult], interrupted: bool = False) -> Path:
         """reports/latest/results.json: the setup, the baseline with its floors, the comparison models, every variant
         and post-training row."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
                "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
                "latency_seconds": self.latency_seconds, "incomplete": interrupted,
-               "baseline": baseline.to_dict(), "references": [r.to_dict() for r in references],
+               "baseline": baseline.to_dict() if baseline is not None else None, "references": [r.to_dict() for r in references],
                "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage != "post_training"],
                "post_training": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage == "post_training"],
                "failed": self.failures}
