@@ -121,10 +121,6 @@ def one_line(text: str, parts: list[str]) -> str:
     assert "Traceback" not in text and "INTERNALERROR" not in text, text
     lines = [line for line in text.splitlines() if all(p in line for p in parts)]
     assert lines, f"no line holds all of {parts}:\n{text}"
-    import os
-    if os.environ.get("GAUNTLET_LOG"):
-        with open(os.environ["GAUNTLET_LOG"], "a") as f:
-            f.write(lines[0] + "\n")
     return lines[0]
 
 

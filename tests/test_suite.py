@@ -101,6 +101,8 @@ def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_re
     suite.makefile(".yaml", **{"experiments/setup": setup})
     parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
     parallel.assert_outcomes(passed=2)
+    # said at collection, before anything runs: the controller reads the experiment files of the workers' ids
+    parallel.stdout.fnmatch_lines(["exaone-bench: this setup's resolution * is known once its baseline is trained*"])
     first = results(suite)
     from exaone_bench.config.setup import load_setup
 
@@ -113,6 +115,8 @@ def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_re
     assert len(first["baseline"]["per_seed"]) == 3
     serial = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
     serial.assert_outcomes(passed=2)
+    serial.stdout.fnmatch_lines(["exaone-bench: this setup resolves deltas of about accuracy ±0.*, precision ±0.* (its "
+                                 "cached baseline against itself); no bound of these items lies inside it"])
     second = results(suite)
     assert log.read_text().splitlines() == lines  # cached: not trained again
     for a, b in zip(first["variants"], second["variants"]):

@@ -63,3 +63,10 @@ def test_a_bound_on_a_metric_without_a_ci_fails_early():
         variant(recall={"min_delta": -0.03})
     with pytest.raises(SpecError, match=r"'acc' is not a metric"):
         variant(acc={"min_delta": -0.03})
+
+
+def test_a_bound_nearer_to_zero_than_the_floor_is_named_end_by_end():
+    e = Expectation("accuracy", min_delta=-0.01, max_delta=0.05)
+    assert e.inside(0.02) == ["min_delta -0.010"]
+    assert e.inside(0.06) == ["min_delta -0.010", "max_delta +0.050"]
+    assert Expectation("accuracy", min_delta=-0.03).inside(0.02) == []

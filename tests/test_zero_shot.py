@@ -98,7 +98,8 @@ def test_bad_zero_shot_and_compare_blocks_fail_naming_the_key(tmp_path, block, m
 
 def test_label_words_must_match_the_labels_before_anything_trains(micro_reference, tmp_path):
     (tmp_path / "setup.yaml").write_text(f"model: {micro_reference}\nevaluation: {{zero_shot: {{choices: [a, b, c]}}}}\n")
-    with pytest.raises(SpecError, match=r"evaluation.zero_shot.choices: 3 label words \['a', 'b', 'c'\] for 2 labels \(fresh, rotten\)"):
+    with pytest.raises(SpecError, match=r"evaluation.zero_shot.choices: 3 label words \['a', 'b', 'c'\] for the data's 2 labels "
+                                        r"\['fresh', 'rotten'\]: list one word per label"):
         Runner(load_setup(tmp_path / "setup.yaml"))
 
 

@@ -34,6 +34,12 @@ class Expectation:
                 raise SpecError(f"{where}.{key}: expected a number, got {value!r}")
         return cls(metric, raw.get("min_delta"), raw.get("max_delta"))
 
+    def inside(self, floor: float) -> list[str]:
+        """The ends of this bound nearer to zero than `floor` (e.g. "min_delta -0.010"): a variant without an effect
+        has a CI at least that wide around zero, so such an end is decided only by an effect beyond it."""
+        return [f"{key} {value:+.3f}" for key, value in (("min_delta", self.min_delta), ("max_delta", self.max_delta))
+                if value is not None and abs(value) < floor]
+
     def holds(self, delta: float) -> bool:
         """Whether one delta (a mean, or an end of its CI) keeps the bound."""
         return (self.min_delta is None or delta >= self.min_delta) and (self.max_delta is None or delta <= self.max_delta)

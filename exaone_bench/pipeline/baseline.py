@@ -28,6 +28,14 @@ from exaone_bench.pipeline.measures import Measures, shape, torch_threads
 from exaone_bench.pipeline.seed_parts import shared_seeds, write_part
 
 
+def cached_noise_floor(setup: Setup) -> dict[str, float] | None:
+    """The seed-noise floor of this setup's baseline when it is cached already (read before anything runs), else None."""
+    out = data_dir() / "cache" / "baselines" / f"merged-{setup.hash}"
+    if not (out / "result.json").is_file():
+        return None
+    return json.loads((out / "result.json").read_text()).get("noise_floor") or None
+
+
 class BaselineCache:
     """The baseline of one setup: `get()` reads it back, training what is missing first.
 
@@ -48,7 +56,7 @@ class BaselineCache:
             self.build_seeds(wait=False)
 
     def dir(self) -> Path:
-        return data_dir() / "cache" / "baselines" / f"merged-{self.setup.hash}"
+        return data_dir() / "cache" / "baselines" / f"merged-{self.setup.hash}"  # cached_noise_floor reads it too
 
     def get(self) -> BaselineResult:
         """The uncompressed model under this setup: trained once per setup hash, then read back.

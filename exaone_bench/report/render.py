@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from exaone_bench.config.verdict import VERDICT_TEXT
+from exaone_bench.config.verdict import VERDICT_TEXT, Expectation
 from exaone_bench.report import bytes_frontier, specialisation
 from exaone_bench.report.best_model import identical_models, justification, selection
 from exaone_bench.report.plots import _plots
@@ -21,13 +21,8 @@ from exaone_bench.report.tables import _pm, _strategy_table, _zero, _zstd_mb, re
 def too_close(doc: dict) -> list[str]:
     """Bounds nearer to zero than the setup's seed-noise floor: a variant without an effect cannot confirm them."""
     floor = doc["baseline"].noise_floor
-    out = []
-    for r in doc["variants"]:
-        for m, b in r.bounds.items():
-            for key in ("min_delta", "max_delta"):
-                if b.get(key) is not None and m in floor and abs(b[key]) < floor[m]:
-                    out.append(f"`{r.name}` {m} {key} {b[key]:+.3f}")
-    return out
+    return [f"`{r.name}` {m} {end}" for r in doc["variants"] for m, b in r.bounds.items() if m in floor
+            for end in Expectation(m, b.get("min_delta"), b.get("max_delta")).inside(floor[m])]
 
 
 def resolution(doc: dict) -> list[str]:

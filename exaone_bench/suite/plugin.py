@@ -213,6 +213,7 @@ class ResultHooks:
     def __init__(self, bench: BenchSession):
         self.bench = bench
         self.readme = None
+        self.said_resolution = False
 
     def _start_progress(self, config, nodeids) -> None:
         workers = getattr(config.option, "numprocesses", None)
@@ -223,12 +224,28 @@ class ResultHooks:
     def pytest_collection_finish(self, session):
         """-n 0: the live lines start once the items are known (an xdist controller collects nothing)."""
         if not self.bench.is_worker:
-            self._start_progress(session.config, [i.nodeid for i in session.items if isinstance(i, VariantItem)])
+            items = [i for i in session.items if isinstance(i, VariantItem)]
+            self._start_progress(session.config, [i.nodeid for i in items])
+            self._say_resolution(session.config, {i.name: i.variant.expect for i in items})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
         """xdist, at the controller: the first worker's collection starts the live lines."""
-        self._start_progress(node.config, [i for i in ids if ".yaml::" in i])
+        ids = [i for i in ids if ".yaml::" in i]
+        self._start_progress(node.config, ids)
+        if not self.said_resolution:
+            names = {i.split("::")[-1] for i in ids}
+            files = sorted({i.split("::")[0] for i in ids})
+            experiments = [load_experiment(Path(node.config.rootpath) / f) for f in files]
+            self._say_resolution(node.config, {f"{e.name}[{v.id}]": v.expect for e in experiments for v in e.variants
+                                               if f"{e.name}[{v.id}]" in names})
+
+    def _say_resolution(self, config, bounds: dict) -> None:
+        """Before the first item: which bounds this setup can decide (the cached baseline's seed-noise floor)."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if bounds and reporter is not None and not self.said_resolution:
+            self.said_resolution = True
+            reporter.write_line(self.bench.resolution(bounds))
 
     def pytest_runtest_logreport(self, report):
         """On xdist, reports from every worker arrive here, at the controller: log them at once."""

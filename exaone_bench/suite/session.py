@@ -110,6 +110,22 @@ class BenchSession:
                                         took=self.durations)
         self._display.start(nodeids)
 
+    def resolution(self, bounds: dict[str, dict]) -> str:
+        """One line, before anything runs: which bounds (variant -> {metric: Expectation}) lie inside the seed-noise floor
+        of this setup's cached baseline, or that the floor is known once the baseline is trained."""
+        from exaone_bench.pipeline.baseline import cached_noise_floor
+
+        floor = cached_noise_floor(self.setup)
+        if floor is None:
+            return ("exaone-bench: this setup's resolution (the baseline's seed-noise floor) is known once its baseline "
+                    "is trained; the report lists the bounds inside it")
+        close = [f"{name} {m} {end}" for name, expect in bounds.items() for m, e in expect.items() if m in floor
+                 for end in e.inside(floor[m])]
+        head = ("exaone-bench: this setup resolves deltas of about " + ", ".join(f"{m} ±{v:.3f}" for m, v in floor.items())
+                + " (its cached baseline against itself); ")
+        return head + (f"{len(close)} bound(s) lie inside it and are decided only by an effect beyond it: "
+                       + "; ".join(close) if close else "no bound of these items lies inside it")
+
     def item_finished(self, nodeid: str) -> None:
         if self._display is not None:
             self._display.finished(nodeid)
