@@ -236,7 +236,10 @@ class ResultHooks:
         if not self.said_resolution:
             names = {i.split("::")[-1] for i in ids}
             files = sorted({i.split("::")[0] for i in ids})
-            experiments = [load_experiment(Path(node.config.rootpath) / f) for f in files]
+            try:
+                experiments = [load_experiment(Path(node.config.rootpath) / f) for f in files]
+            except SpecError:  # the worker's collection said so already
+                return
             self._say_resolution(node.config, {f"{e.name}[{v.id}]": v.expect for e in experiments for v in e.variants
                                                if f"{e.name}[{v.id}]" in names})
 
