@@ -127,8 +127,7 @@ def cmd_report(args) -> int:
         passed = []
         if args.run is None:
             run, passed = tracker.last_with_baseline()
-        elif not tracker.has_baseline(args.run):
-            tracker.read_session(args.run)  # an unknown id says so first
+        elif not tracker.has_baseline(args.run):  # an unknown id says so first
             raise ValueError(f"session {args.run} has no baseline (it failed or was interrupted before it): name another "
                              "with --run, or leave --run out for the last session that has one")
         else:

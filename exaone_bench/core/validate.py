@@ -13,6 +13,11 @@ class SpecError(ValueError):
     """A YAML value that cannot be used; the message names the file/variant and the key."""
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one line, its type first: what a report row, a tag or the terminal shows of a crash."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
 class NotApplicable(SpecError):
     """A strategy with nothing to cut in this architecture (prune_experts on a dense model): a skip, not a failure."""
 

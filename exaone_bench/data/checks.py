@@ -1,8 +1,8 @@
 """What makes a labelled table usable for the split: each problem is one line naming the file, the row or column, and the fix.
 
 A bring-your-own file is checked here before anything loads a model (the session's preflight
-calls `prepare`, which calls these), so a wrong file ends the run in one line, not minutes later
-as a traceback from inside an item. Rows are named 1-based as the user sees them: the data row
+calls `split.checked`, as `prepare` does before it writes the split), so a wrong file ends the run
+in one line, not minutes later as a traceback from inside an item. Rows are named 1-based as the user sees them: the data row
 of a CSV (the header is not a row) or the line of a JSONL file.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def labels(frame: pd.DataFrame, origin: str, column: str) -> pd.Series:
         raise DataError(f"{origin}: column '{column}' mixes integer ids and names ("
                         + ", ".join(f"{values[i]!r} in {_rows([i])}" for i in seen.values())
                         + "): use one kind for every row")
-    return values.map(lambda v: str(int(v)) if _kind(v) == "int" else str(v).strip())
+    return pd.Series([str(int(v)) if k == "int" else str(v).strip() for v, k in zip(values, kinds)], index=values.index)
 
 
 def _kind(value) -> str:

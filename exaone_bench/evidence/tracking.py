@@ -228,8 +228,18 @@ class Tracker:
             raise ValueError(f"no exaone-bench session runs in {self.uri}")
         return [r.info.run_id for r in runs]
 
+    def _parent(self, parent_id: str):
+        """The session's parent run; an id this store does not hold is a one-line error."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(parent_id)
+        except MlflowException as e:
+            raise ValueError(f"no run '{parent_id}' in {self.uri}") from e
+
     def has_baseline(self, parent_id: str) -> bool:
         """Whether a session logged its baseline (a failed or interrupted one may not have)."""
+        self._parent(parent_id)
         return bool(self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}' and "
                                             "tags.experiment_stage = 'baseline' and attributes.status = 'FINISHED'",
                                             max_results=1))
@@ -283,12 +293,7 @@ class Tracker:
         """Everything the report needs, from MLflow alone: setup, the baseline, comparison, variant and post-training
         records, failures."""
         parent_id = parent_id or self.latest_parent()
-        from mlflow.exceptions import MlflowException
-
-        try:
-            parent = self.client.get_run(parent_id)
-        except MlflowException as e:
-            raise ValueError(f"no run '{parent_id}' in {self.uri}") from e
+        parent = self._parent(parent_id)
         setup = json.loads(Path(self.client.download_artifacts(parent_id, "setup.json")).read_text())
         children = self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                                            max_results=10_000)

@@ -28,9 +28,14 @@ from exaone_bench.pipeline.measures import Measures, shape, torch_threads
 from exaone_bench.pipeline.seed_parts import shared_seeds, write_part
 
 
+def merged_dir(setup: Setup) -> Path:
+    """Where the baseline of this setup is kept once its seeds are merged."""
+    return data_dir() / "cache" / "baselines" / f"merged-{setup.hash}"
+
+
 def cached_noise_floor(setup: Setup) -> dict[str, float] | None:
     """The seed-noise floor of this setup's baseline when it is cached already (read before anything runs), else None."""
-    out = data_dir() / "cache" / "baselines" / f"merged-{setup.hash}"
+    out = merged_dir(setup)
     if not (out / "result.json").is_file():
         return None
     return json.loads((out / "result.json").read_text()).get("noise_floor") or None
@@ -56,7 +61,7 @@ class BaselineCache:
             self.build_seeds(wait=False)
 
     def dir(self) -> Path:
-        return data_dir() / "cache" / "baselines" / f"merged-{self.setup.hash}"  # cached_noise_floor reads it too
+        return merged_dir(self.setup)
 
     def get(self) -> BaselineResult:
         """The uncompressed model under this setup: trained once per setup hash, then read back.

@@ -41,8 +41,10 @@ def resolution(doc: dict) -> list[str]:
 
 def reason(failed: dict) -> str:
     """A failure's one line: the exception as the item saw it, else the last line of its message."""
-    lines = [line.strip() for line in (failed.get("error") or "").strip().splitlines() if line.strip()]
-    return failed.get("reason") or (lines[-1] if lines else "no message")
+    if failed.get("reason"):
+        return failed["reason"]
+    lines = [line.strip() for line in (failed.get("error") or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
 
 
 def without_baseline(doc: dict, out: Path) -> Path:

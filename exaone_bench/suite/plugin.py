@@ -16,7 +16,7 @@ import pytest
 from exaone_bench.compression.registry import STRATEGIES
 from exaone_bench.config.setup import load_setup
 from exaone_bench.config.verdict import VERDICT_TEXT
-from exaone_bench.core.validate import NotApplicable, SpecError
+from exaone_bench.core.validate import NotApplicable, SpecError, one_line
 from exaone_bench.evidence.records import from_dict
 from exaone_bench.suite import devices
 from exaone_bench.suite.collect import load_experiment
@@ -187,7 +187,7 @@ class VariantItem(pytest.Item):
         except NotApplicable as e:  # the base config was unknown at collection (e.g. a hub id fetched now)
             pytest.skip(f"{self.name} does not apply to this model ({e})")
         except Exception as e:
-            self.user_properties.append((REASON, " ".join(f"{type(e).__name__}: {e}".split())))
+            self.user_properties.append((REASON, one_line(e)))
             raise
         self.user_properties.append((RESULT, json.dumps(result.to_dict(), default=str)))
         before = getattr(result, "before_recovery_verdict", "")
@@ -277,7 +277,7 @@ class ResultHooks:
                 say = (lambda text: reporter.write_line(f"[exaone-bench] {text}")) if reporter is not None else None
                 self.readme = self.bench.finish(interrupted=interrupted, say=say)
             except Exception as e:  # noqa: BLE001 - one line and a failing status, never pytest's internal error
-                self.bench.end_failed = f"{type(e).__name__}: {e}".splitlines()[0]
+                self.bench.end_failed = one_line(e)
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
             finally:
                 self.bench.close()

