@@ -1,13 +1,21 @@
-"""A teacher's token embeddings as a student's input embeddings: mapped through the text, projected to the width.
+"""A teacher's knowledge of words as a student's input embeddings: one vector per student token, projected to its width.
 
-Kim 2014 and Tang et al. 2019 give a small classifier pretrained word vectors; here the teacher's
-input embeddings play that part. Each student token is decoded to its text and read by the
-teacher's tokenizer; its vector is the mean of the teacher's rows for those tokens. The mapped
-matrix is projected onto its top principal components (the student's width) and rescaled to the
-student's own row norms, so the layers above see inputs of the scale they were trained on.
-Special tokens keep the student's own rows.
+Kim 2014 and Tang et al. 2019 give a small classifier pretrained word vectors; here the teacher
+plays that part, read one of two ways:
+- `mapped`: each student token is decoded to its text and read by the teacher's tokenizer; its
+  vector is the mean of the teacher's *input* embedding rows for those tokens.
+- `contextual`: the teacher reads the training texts; a student token's vector is the teacher's
+  hidden state at one layer, averaged over every place the token occurs (the teacher tokens
+  whose characters overlap it). Static vectors distilled from a contextual model this way beat
+  word2vec and GloVe on word-similarity benchmarks (Bommasani et al. 2020). A token the texts
+  never use is read alone.
+Either matrix is projected onto its top principal components (the student's width) and rescaled
+to the student's own row norms, so the layers above see inputs of the scale they were trained
+on. Special tokens keep the student's own rows.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -15,22 +23,97 @@ import torch
 @torch.no_grad()
 def mapped(student_tokenizer, student_embeddings: torch.Tensor, teacher_tokenizer,
            teacher_embeddings: torch.Tensor) -> torch.Tensor:
-    """(student vocab, student width): the teacher's embedding of each student token's text, projected."""
-    vocab, width = student_embeddings.shape
+    """(student vocab, student width): the teacher's input embedding of each student token's text, projected."""
+    vocab = student_embeddings.shape[0]
     special = set(student_tokenizer.all_special_ids)
     rows, found = torch.zeros(vocab, teacher_embeddings.shape[1]), torch.zeros(vocab, dtype=torch.bool)
     for i in range(vocab):
         if i in special:
             continue
-        text = student_tokenizer.decode([i])
-        ids = teacher_tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = teacher_tokenizer(student_tokenizer.decode([i]), add_special_tokens=False)["input_ids"]
         if ids:
             rows[i], found[i] = teacher_embeddings[ids].float().mean(0), True
+    return projected(rows, found, student_embeddings)
+
+
+@torch.no_grad()
+def contextual(student_tokenizer, student_embeddings: torch.Tensor, teacher_lm, teacher_tokenizer, texts: list[str],
+               layer: int, batch_size: int = 64, bf16: bool = False,
+               on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """(student vocab, student width): the teacher's layer-`layer` states averaged over each student token's occurrences."""
+    rows, found = contextual_rows(student_tokenizer, len(student_embeddings), teacher_lm, teacher_tokenizer, texts, layer,
+                                  batch_size, bf16, on_batch)
+    return projected(rows, found, student_embeddings)
+
+
+@torch.no_grad()
+def contextual_rows(student_tokenizer, vocab: int, teacher_lm, teacher_tokenizer, texts: list[str], layer: int,
+                    batch_size: int = 64, bf16: bool = False,
+                    on_batch: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vocab, teacher hidden) fp32 and which rows were found: each token's mean teacher state, before projection."""
+    special = set(student_tokenizer.all_special_ids)
+    sums, counts = torch.zeros(vocab, teacher_lm.config.hidden_size, dtype=torch.float64), torch.zeros(vocab)
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        student = student_tokenizer(chunk, add_special_tokens=False, return_offsets_mapping=True)
+        states, spans = _states(teacher_lm, teacher_tokenizer, chunk, layer, bf16)
+        for k in range(len(chunk)):
+            teacher_spans = spans[k]
+            for token, (a, b) in zip(student["input_ids"][k], student["offset_mapping"][k]):
+                over = [j for j, (c, d) in enumerate(teacher_spans) if c < b and a < d]
+                if over and token not in special:
+                    sums[token] += states[k, over].double().mean(0)
+                    counts[token] += 1
+        if on_batch is not None:
+            on_batch(min(start + batch_size, len(texts)), len(texts))
+    found = counts > 0
+    rows = (sums / counts.clamp(min=1)[:, None]).float()
+    alone = [i for i in range(vocab) if not found[i] and i not in special and student_tokenizer.decode([i]).strip()]
+    for start in range(0, len(alone), batch_size):  # tokens the texts never use: read alone
+        ids = alone[start : start + batch_size]
+        states, spans = _states(teacher_lm, teacher_tokenizer, [student_tokenizer.decode([i]) for i in ids], layer, bf16)
+        for k, i in enumerate(ids):
+            if spans[k]:
+                rows[i], found[i] = states[k, : len(spans[k])].mean(0), True
+    return rows, found
+
+
+def _states(teacher_lm, teacher_tokenizer, texts: list[str], layer: int, bf16: bool):
+    """The teacher's hidden states at `layer` (batch, tokens, hidden) fp32, and each text's token character spans."""
+    if teacher_tokenizer.pad_token_id is None:
+        teacher_tokenizer.pad_token = teacher_tokenizer.eos_token
+    teacher_tokenizer.padding_side = "right"  # positions as when each text is read alone
+    enc = teacher_tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, padding=True,
+                            return_tensors="pt")
+    spans = [[(int(a), int(b)) for (a, b), m in zip(offsets, mask) if m] for offsets, mask in
+             zip(enc["offset_mapping"], enc["attention_mask"])]
+    backbone = getattr(teacher_lm, teacher_lm.base_model_prefix)
+    layers = backbone.layers
+    # the residual stream entering layer `layer` (or the final norm): read by a hook, the layers above never run
+    reader = layers[layer] if layer < len(layers) else backbone.norm
+    seen = {}
+
+    def read(module, args, kwargs):
+        seen["h"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+
+    handle = reader.register_forward_pre_hook(read, with_kwargs=True)
+    backbone.layers = layers[: layer + 1]
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            backbone(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+    finally:
+        backbone.layers = layers
+        handle.remove()
+    return seen["h"].float(), spans
+
+
+def projected(rows: torch.Tensor, found: torch.Tensor, student_embeddings: torch.Tensor) -> torch.Tensor:
+    """The found rows on their top principal directions (the student's width), at the student's mean row norm."""
+    width = student_embeddings.shape[1]
     centred = rows[found] - rows[found].mean(0)
-    _, _, v = torch.linalg.svd(centred, full_matrices=False)  # principal directions of the mapped rows
-    projected = centred @ v[:width].T
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)  # principal directions of the teacher's rows
+    low = centred @ v[:width].T
     own = student_embeddings.float()
-    scale = own[found].norm(dim=1).mean() / projected.norm(dim=1).mean()
     out = own.clone()
-    out[found] = projected * scale
+    out[found] = low * (own[found].norm(dim=1).mean() / low.norm(dim=1).mean())
     return out.to(student_embeddings.dtype)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from exaone_bench.base_models.embeddings import mapped
+from exaone_bench.base_models.embeddings import contextual, mapped
 from exaone_bench.base_models.load import load_model
 from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
 from exaone_bench.config.setup import Setup, TrainingSetup
@@ -29,6 +29,7 @@ from exaone_bench.data.batches import encode
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.classification import classification_metrics
 from exaone_bench.models.classifier import classifier_from
+from exaone_bench.training.feature_match import FeatureMatch, targets
 from exaone_bench.training.loop import predict, train
 
 HEAD = "head.safetensors"
@@ -52,7 +53,7 @@ def base_identity(source: str) -> str:
 def key(setup: Setup, split_name: str, teacher_key: str, base_sha: str) -> str:
     """What the task model depends on: the base weights, the split, the teacher's labels and the schedule."""
     return stable_hash({"base": base_sha, "split": split_name, "teacher": teacher_key,
-                        "task_model": setup.task_model.model_dump(exclude={"threads"}),
+                        "task_model": setup.task_model.keyed(),
                         "max_length": setup.training.max_length, "version": 1})
 
 
@@ -77,20 +78,21 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
     torch.set_num_threads(training.threads or torch.get_num_threads())
     bf16 = bf16_units() if setup.task_model.dtype == "auto" else setup.task_model.dtype == "bfloat16"
     dtype = "bfloat16" if bf16 else "float32"
-    if setup.task_model.embeddings == "teacher":  # the teacher's token embeddings as the student's input embeddings
-        teacher_lm, teacher_tokenizer, _ = load_model(setup.training.teacher.source)
-        table = causal_lm.get_input_embeddings().weight
-        table.data = mapped(tokenizer, table.data, teacher_tokenizer, teacher_lm.get_input_embeddings().weight.data)
-        del teacher_lm
+    if setup.task_model.embeddings != "pretrained":  # the teacher's knowledge of words as the student's input embeddings
+        _teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, say)
     model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
     data = encode(tokenizer, texts, gold, training.max_length)
+    aux = None
+    if setup.task_model.features > 0:  # feature distillation: the pooled state regressed on the teacher's features
+        aux = FeatureMatch(targets(teacher.features(say), setup.task_model.feature_dims), causal_lm.config.hidden_size,
+                           setup.task_model.features, pad)
 
     def on_step(step: int, steps: int, tokens: int, seconds: float) -> None:
         if step % 200 == 0 or step == steps:
             say(f"task model: step {step}/{steps}, {tokens / seconds:,.0f} tokens/s, "
                 f"ETA {(steps - step) * seconds / step:,.0f} s")
 
-    result = train(model, data, training, setup.task_model.seed, pad, logits, dtype=dtype, on_step=on_step)
+    result = train(model, data, training, setup.task_model.seed, pad, logits, dtype=dtype, on_step=on_step, aux=aux)
     scores = {}
     for name in ("validation", "test"):
         enc = encode(tokenizer, split.texts[name], split.labels[name], training.max_length)
@@ -111,6 +113,25 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
         (tmp / "run_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         write_checksums(tmp, sorted(p.name for p in tmp.iterdir() if p.is_file()))
     return out
+
+
+def _teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: bool, say: Callable[[str], None]) -> None:
+    """Replace the student's input embedding rows with the teacher's (base_models/embeddings.py), in place."""
+    teacher_lm, teacher_tokenizer, src = load_model(setup.training.teacher.source)
+    table = causal_lm.get_input_embeddings().weight
+    if setup.task_model.embeddings == "teacher":
+        table.data = mapped(tokenizer, table.data, teacher_tokenizer, teacher_lm.get_input_embeddings().weight.data)
+        return
+    layer = setup.task_model.embedding_layer
+    if layer > teacher_lm.config.num_hidden_layers:
+        raise ValueError(f"task_model.embedding_layer: {layer}, but {src.name} has {teacher_lm.config.num_hidden_layers} layers")
+
+    def report(k: int, n: int) -> None:
+        if k == n or k % 2560 == 0:
+            say(f"teacher embeddings: {k:,}/{n:,} training texts read at layer {layer}")
+
+    table.data = contextual(tokenizer, table.data, teacher_lm, teacher_tokenizer, split.texts["train"], layer,
+                            bf16=bf16, on_batch=report)
 
 
 def _processor() -> str:

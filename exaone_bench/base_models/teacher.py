@@ -102,27 +102,52 @@ def labels_dir(spec: TeacherSetup, split_name: str) -> Path:
     return shipped if shipped.is_dir() else data_dir() / "cache" / "teachers" / name
 
 
+def features_path(labels: Path) -> Path:
+    """Where this machine keeps a teacher's transfer-set features: a local cache beside, never in, the shipped labels."""
+    return data_dir() / "cache" / "teacher-features" / f"{labels.name}.npy"
+
+
+def _save_features(path: Path, feats: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, feats.astype(np.float16))
+    tmp.replace(path)
+
+
+def _reader(spec: TeacherSetup):
+    """The teacher LM, its tokenizer and source, and whether it reads in bf16 (the spec's dtype; auto: where fast)."""
+    causal_lm, tokenizer, src = load_model(spec.source)
+    torch.set_num_threads(spec.threads or torch.get_num_threads())
+    return causal_lm, tokenizer, src, bf16_units() if spec.dtype == "auto" else spec.dtype == "bfloat16"
+
+
+class _Progress:
+    """Live lines while the teacher reads: texts read, rate and ETA, every 40 batches and at the end."""
+
+    def __init__(self, what: str, total: int, batch_size: int, say: Callable[[str], None]):
+        self.what, self.total, self.every, self.say = what, total, batch_size * 40, say
+        self.seen, self.started = 0, time.perf_counter()
+
+    def at(self, seen: int) -> None:
+        step, self.seen = seen - self.seen, seen
+        if seen and (seen == self.total or (step and seen % self.every < step)):
+            rate = seen / (time.perf_counter() - self.started)
+            self.say(f"{self.what}: {seen:,}/{self.total:,} texts, {rate:,.0f} texts/s, ETA {(self.total - seen) / rate:,.0f} s")
+
+
 def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Callable[[str], None] = print) -> Path:
     """Features of the transfer set, validation and test; the probe; its labels and test metrics, into `out`."""
     t0 = time.perf_counter()
     texts = transfer_set(split.texts["train"], augmentation(spec))
-    causal_lm, tokenizer, src = load_model(spec.source)
-    bf16 = bf16_units() if spec.dtype == "auto" else spec.dtype == "bfloat16"
-    torch.set_num_threads(spec.threads or torch.get_num_threads())
+    causal_lm, tokenizer, src, bf16 = _reader(spec)
     parts = {"transfer": texts, "validation": split.texts["validation"], "test": split.texts["test"]}
-    total = sum(len(v) for v in parts.values())
-    done, feats = 0, {}
-    started = time.perf_counter()
-
-    def report(k: int, n: int) -> None:
-        seen = done + k
-        if k == n or k % (spec.batch_size * 40) == 0:
-            rate = seen / (time.perf_counter() - started)
-            say(f"teacher {src.name}: {seen:,}/{total:,} texts, {rate:,.0f} texts/s, ETA {(total - seen) / rate:,.0f} s")
-
+    progress = _Progress(f"teacher {src.name}", sum(len(v) for v in parts.values()), spec.batch_size, say)
+    feats = {}
     for name, part in parts.items():
-        feats[name] = features(causal_lm, tokenizer, part, spec.max_length, spec.batch_size, bf16, report)
-        done += len(part)
+        done = progress.seen
+        feats[name] = features(causal_lm, tokenizer, part, spec.max_length, spec.batch_size, bf16,
+                               lambda k, n, done=done: progress.at(done + k))
+    _save_features(features_path(out), feats["transfer"])
     n_train = len(split.texts["train"])
     model, c, scores = probe(feats["transfer"][:n_train], split.labels["train"], feats["validation"], split.labels["validation"])
     logits = model.predict_log_proba(feats["transfer"]).astype(np.float32)
@@ -170,6 +195,17 @@ class Teacher:
     def logits(self) -> np.ndarray:
         """(transfer texts, labels) fp32 log-probabilities; the first rows are the training texts in split order."""
         return np.load(self.ensure() / "labels.npz")["logits"].astype(np.float32)
+
+    def features(self, say: Callable[[str], None] = print) -> np.ndarray:
+        """(transfer texts, hidden) fp32: the teacher's last-token features, read again here once when not cached."""
+        path = features_path(self.dir)
+        if not path.is_file():
+            texts, spec = self.transfer_texts(), self.spec
+            causal_lm, tokenizer, src, bf16 = _reader(spec)
+            progress = _Progress(f"teacher {src.name} features", len(texts), spec.batch_size, say)
+            _save_features(path, features(causal_lm, tokenizer, texts, spec.max_length, spec.batch_size, bf16,
+                                          lambda k, n: progress.at(k)))
+        return np.load(path).astype(np.float32)
 
     def transfer_texts(self) -> list[str]:
         return transfer_set(self.split.texts["train"], augmentation(self.spec))

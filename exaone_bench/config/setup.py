@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -114,7 +114,12 @@ class TaskModelSetup(Schema):
     distill_alpha: float = Field(0.5, ge=0, le=1)  # weight of the gold labels; 1 - alpha on KL to the teacher
     distill_temperature: float = 2.0
     seed: int = 0
-    embeddings: Literal["pretrained", "teacher"] = "pretrained"  # teacher: its token embeddings, mapped and projected
+    # the student's input embeddings: its own, the teacher's input rows mapped through the text (teacher), or the
+    # teacher's residual stream entering layer `embedding_layer`, averaged over each token's uses in the training texts (teacher_context)
+    embeddings: Literal["pretrained", "teacher", "teacher_context"] = "pretrained"
+    embedding_layer: int = Field(8, ge=0)
+    features: float = Field(0.0, ge=0)  # weight of the feature term: the pooled state regressed on the teacher's (0: off)
+    feature_dims: int = Field(128, ge=1)  # the teacher features' principal components the term keeps
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     threads: int = Field(0, ge=0, le=256)
 
@@ -122,6 +127,17 @@ class TaskModelSetup(Schema):
     @classmethod
     def _counts(cls, v):
         return _positive(v)
+
+    LATER: ClassVar[tuple[str, ...]] = ("embedding_layer", "features", "feature_dims")  # keys added after the first task models
+
+    def keyed(self) -> dict:
+        """What a task model depends on: every key but `threads`; a later key at its default leaves the dict, so a
+        task model made before it existed keeps its name and hash."""
+        out = self.model_dump(exclude={"threads"})
+        for name in self.LATER:
+            if out[name] == type(self).model_fields[name].default:
+                out.pop(name)
+        return out
 
 
 class TrainingSetup(Schema):
@@ -388,7 +404,7 @@ class Setup(Schema):
         if self.original == "pretrained":  # the task model's schedule changes nothing cut from the LM itself
             key.pop("original"), key.pop("task_model")
         else:
-            key["task_model"].pop("threads")
+            key["task_model"] = self.task_model.keyed()
         if key["training"]["teacher"] is None:  # setups without a teacher keep the hashes they had
             key["training"].pop("teacher")
         else:

@@ -81,22 +81,43 @@ def predict(model, data: Encoded, pad_id: int, batch_size: int = 128, dtype: str
     return out
 
 
+@contextlib.contextmanager
+def _reading_score_input(model, seen: dict, active: bool):
+    """Within the block, `seen["hidden"]` is the last input of the model's `score` head (when active)."""
+    if not active:
+        yield
+        return
+    handle = model.score.register_forward_pre_hook(lambda module, args: seen.__setitem__("hidden", args[0]))
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, teacher_logits: np.ndarray | None = None,
-          validation: Encoded | None = None, progress: bool = False, dtype: str = "float32", on_step=None) -> TrainResult:
+          validation: Encoded | None = None, progress: bool = False, dtype: str = "float32", on_step=None,
+          aux: torch.nn.Module | None = None) -> TrainResult:
     """Fine-tune `model` in place for setup.steps steps; returns losses and throughput.
 
     `on_step(step, steps, tokens, seconds)` is called after every step (the live progress lines).
+    `aux(index, hidden, input_ids)`, when given, is a loss added to every step's: it reads the
+    hidden states the `score` head reads, and its own parameters train beside the model's.
     """
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    opt = torch.optim.AdamW(decay_groups(model, setup.weight_decay), lr=setup.lr, fused=True)
+    groups = decay_groups(model, setup.weight_decay)
+    if aux is not None:
+        aux.to(model.device)
+        groups.append({"params": list(aux.parameters()), "weight_decay": 0.0})
+    opt = torch.optim.AdamW(groups, lr=setup.lr, fused=True)
     teacher = torch.as_tensor(teacher_logits) if teacher_logits is not None else None
     result, best, best_state = TrainResult(), -1.0, None
     model.train()
     start = time.perf_counter()
     bar = tqdm(batch_order([len(x) for x in data.ids], setup, seed), desc="fine-tune", disable=not progress, mininterval=2.0)
-    with last_token_only(model):  # the classifier reads one token: see models/pooling.py
+    seen: dict = {}
+    with last_token_only(model), _reading_score_input(model, seen, aux is not None):  # models/pooling.py
         for step, index in enumerate(bar):
             for group in opt.param_groups:
                 group["lr"] = setup.lr * lr_factor(step, setup)
@@ -111,6 +132,8 @@ def train(model, data: Encoded, setup: TrainingSetup, seed: int, pad_id: int, te
                 kl = F.kl_div(F.log_softmax(logits / t, -1), F.log_softmax(teacher[index].to(logits.device) / t, -1),
                               log_target=True, reduction="batchmean") * t * t
                 loss = setup.distill_alpha * loss + (1 - setup.distill_alpha) * kl
+            if aux is not None:
+                loss = loss + aux(index, seen.pop("hidden"), x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
