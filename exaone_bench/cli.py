@@ -143,15 +143,20 @@ def cmd_report(args) -> int:
 
 
 def cmd_original(args) -> int:
-    """Verify (or build once) the setup's teacher labels and task model, and say where they were made."""
+    """Make the setup's original ready: the LM itself (`original: pretrained`, built when it is exaone-tiny), or the
+    teacher's labels and the task model (`original: task`), verified where shipped, else built once; say where."""
+    from exaone_bench.base_models.load import resolve
     from exaone_bench.base_models.task_model import TaskModel
     from exaone_bench.base_models.teacher import SHIPPED, Teacher
     from exaone_bench.config.setup import load_setup
     from exaone_bench.data.split import DataSpec, Split
 
     setup = load_setup(args.setup)
+    if setup.original == "pretrained":  # variants are cut from the LM: it must be here (exaone-tiny: `reference`)
+        src = resolve(setup.model)
+        print(f"original: the LM {src.name} ({src.kind}, {src.location})")
     if setup.training.teacher is None:
-        print(f"{args.setup}: no training.teacher and original: {setup.original}: nothing to build")
+        print(f"{args.setup}: no training.teacher and original: {setup.original}: no teacher or task model to build")
         return 0
     spec = DataSpec.of(setup.data)
     split = Split.load(spec)

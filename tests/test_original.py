@@ -171,6 +171,112 @@ def test_the_original_command_verifies_what_was_built_and_says_where(micro_task,
     out = capsys.readouterr().out
     assert f"teacher labels: built or cached here at {task.teacher.dir}" in out and "probe (C " in out
     assert f"task model: built or cached here at {task.dir}" in out and "8 steps over" in out
-    path.write_text("model: exaone-tiny\n")
+    path.write_text(f"model: {setup.model}\n")  # original: pretrained, no teacher: the LM is the original
     assert cli.main(["original", "--setup", str(path)]) == 0
-    assert "nothing to build" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"original: the LM {setup.model} (local" in out and "no teacher or task model to build" in out
+
+
+def test_feature_targets_are_the_top_principal_directions_at_unit_mean_variance():
+    from exaone_bench.training.feature_match import targets
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(500, 12)) * np.array([5.0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]) + 3.0
+    feats[:, 1] = feats[:, 0] * 0.5 + rng.normal(size=500) * 0.1  # two correlated columns: one direction
+    z = targets(feats, 3)
+    assert z.shape == (500, 3) and np.isclose((z**2).mean(), 1.0, atol=1e-5)
+    variances = z.var(0)
+    assert variances[0] > 1.5 * variances[1] >= 1.5 * variances[2] * 0.9  # ordered by explained variance
+    assert abs(np.corrcoef(z[:, 0], feats[:, 0])[0, 1]) > 0.95  # the first direction is the correlated pair
+
+
+def test_the_feature_term_pulls_the_pooled_state_toward_the_teachers(micro_task):
+    from exaone_bench.base_models.load import load_model
+    from exaone_bench.config.setup import TrainingSetup
+    from exaone_bench.data.batches import encode
+    from exaone_bench.models.classifier import classifier_from
+    from exaone_bench.training.feature_match import FeatureMatch, targets
+    from exaone_bench.training.loop import train
+
+    setup, split, task, _ = micro_task
+    feats = task.teacher.features()
+    assert feats.shape[0] == 2 * len(split.texts["train"]) and np.isfinite(feats).all()
+    n = 256
+    causal_lm, tokenizer, _ = load_model(setup.model)
+    data = encode(tokenizer, split.texts["train"][:n], split.labels["train"][:n], 24)
+    pad = tokenizer.pad_token_id
+    target = targets(feats[:n], 8)
+    short = TrainingSetup(steps=30, batch_size=32, lr=5e-3, warmup_steps=1, max_length=24)
+
+    def feature_error(model, aux) -> float:
+        x, mask, _ = data.batch(np.arange(n), pad)
+        seen = {}
+        handle = model.score.register_forward_pre_hook(lambda m, a: seen.__setitem__("h", a[0]))
+        with torch.no_grad():
+            model(input_ids=x, attention_mask=mask)
+            handle.remove()
+            return float(aux(np.arange(n), seen["h"], x))
+
+    model = classifier_from(causal_lm, split.num_labels, 0, pad)
+    aux = FeatureMatch(target, causal_lm.config.hidden_size, 1.0, pad)
+    before = feature_error(model, aux)
+    train(model, data, short, 0, pad, aux=aux)
+    after = feature_error(model, aux)
+    assert after < 0.7 * before  # the map and the backbone both learned the teacher's directions
+    plain = classifier_from(causal_lm, split.num_labels, 0, pad)
+    train(plain, data, short, 0, pad)
+    changed = [not torch.equal(a, b) for a, b in zip(plain.model.parameters(), model.model.parameters())]
+    assert any(changed)  # the term reaches the backbone, not only its own map
+
+
+def test_a_task_model_with_the_feature_term_is_its_own_cache_entry(micro_task):
+    setup, split, task, out = micro_task
+    with_features = setup.model_copy(update={"task_model": setup.task_model.model_copy(update={"features": 0.5, "feature_dims": 4})})
+    other = TaskModel(with_features, split, DataSpec().split_dir.name)
+    assert other.dir != out
+    built = other.ensure(say=lambda text: None)
+    meta = json.loads((built / "run_meta.json").read_text())
+    assert meta["task_model"]["features"] == 0.5 and verify_checksums(built)
+
+
+def test_contextual_embeddings_average_the_teachers_states_over_each_tokens_uses(micro_reference):
+    from exaone_bench.base_models.embeddings import contextual, contextual_rows
+    from exaone_bench.base_models.load import load_model
+
+    lm, tokenizer, _ = load_model(str(micro_reference))
+    texts = ["a good film , a good cast", "the plot is dull", "good"]
+    table = lm.get_input_embeddings().weight.detach()
+    # layer 0 is the embedding output and the teacher is the student: each token used maps to its own row exactly
+    rows, found = contextual_rows(tokenizer, len(table), lm, tokenizer, texts, 0)
+    used = sorted({i for t in texts for i in tokenizer(t, add_special_tokens=False)["input_ids"]})
+    assert found[used].all() and torch.allclose(rows[used], table[used].float(), atol=1e-6)
+    # deeper, a token's row is the mean of its states in each place it occurs (here: " good" twice in text 0)
+    rows, found = contextual_rows(tokenizer, len(table), lm, tokenizer, texts[:1], 1)
+    ids = tokenizer(texts[0], add_special_tokens=False)["input_ids"]
+    backbone = getattr(lm, lm.base_model_prefix)
+    with torch.no_grad():
+        states = backbone(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[1][0]
+    good = next(i for i in ids if ids.count(i) == 2)
+    where = [k for k, i in enumerate(ids) if i == good]
+    assert torch.allclose(rows[good], states[where].mean(0), atol=1e-5)
+    assert not torch.allclose(states[where[0]], states[where[1]], atol=1e-3)  # two contexts, two states: the mean is real
+    out = contextual(tokenizer, table, lm, tokenizer, texts, 2)
+    special = sorted(tokenizer.all_special_ids)
+    assert out.shape == table.shape and torch.equal(out[special], table[special])
+
+
+def test_the_default_setup_cuts_from_its_shipped_task_model_and_teacher():
+    """experiments/setup.yaml names the shipped task model and teacher labels exactly: a fresh clone verifies both."""
+    from pathlib import Path
+
+    from exaone_bench.base_models.teacher import SHIPPED
+    from exaone_bench.config.setup import load_setup
+
+    setup = load_setup(Path(__file__).parents[1] / "experiments" / "setup.yaml")
+    assert setup.original == "task" and setup.training.recovery == "distill"
+    spec = DataSpec.of(setup.data)
+    task = TaskModel(setup, Split.load(spec), spec.split_dir.name)
+    assert task.dir.parent == SHIPPED and task.teacher.dir.parent == SHIPPED
+    assert verify_checksums(task.dir) and verify_checksums(task.teacher.dir)
+    meta = json.loads((task.dir / "run_meta.json").read_text())
+    assert meta["teacher"] == task.teacher.dir.name and meta["task_model"]["embeddings"] == setup.task_model.embeddings
