@@ -10,7 +10,11 @@ Prints, for the thread count given:
   to the batch max, `labels=` loss): tokens/s and our speed relative to it (goal >= 1.0x).
 
     python benchmarks/bench_train_throughput.py [--threads 2] [--steps 60] [--attn eager]
-        [--sdpa-backend math] [--compile | --compile-elementwise]
+        [--sdpa-backend math] [--compile | --compile-elementwise] [--setup S] [--profile N]
+
+`--setup` measures another setup's model under its own loop settings (for example SmolLM2-135M,
+`experiments/setups/smollm2.yaml`); `--profile N` then runs N more steps under torch.profiler and
+records the operators that took the most self CPU time: where a step's time goes.
 
 The options are alternatives to our loop's defaults that were measured and not adopted (see
 docs/benchmarks.md): `--attn eager` swaps transformers' SDPA attention for the eager one,
@@ -118,6 +122,20 @@ def plain_loop(model, data, steps: int, batch_size: int, pad: int, lr: float) ->
     return time.perf_counter() - start, tokens
 
 
+def profile(model, data, training, steps: int, pad: int, top: int = 10) -> list[list]:
+    """[operator, % of self CPU time] for the `top` operators over `steps` steps of our loop."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    short = training.model_copy(update={"steps": steps, "warmup_steps": min(training.warmup_steps, steps)})
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        train(model, data, short, 2, pad)
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [[e.key, round(100 * e.self_cpu_time_total / total, 1)] for e in events[:top]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -125,6 +143,7 @@ def main() -> None:
     parser.add_argument("--setup", default="experiments/setup.yaml")
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--sdpa-backend", default="default", choices=["default", "math", "flash"])
+    parser.add_argument("--profile", type=int, default=0, help="steps under torch.profiler after the timing (0: none)")
     compiled = parser.add_mutually_exclusive_group()
     compiled.add_argument("--compile", action="store_true", help="torch.compile the forward (first call compiles)")
     compiled.add_argument("--compile-elementwise", action="store_true",
@@ -164,7 +183,7 @@ def main() -> None:
     plain_s, plain_tokens = plain_loop(model, data, args.steps, setup.training.batch_size, pad, setup.training.lr)
 
     what = " compiled" if args.compile else " elementwise compiled" if args.compile_elementwise else ""
-    print(f"threads {args.threads}; attention {args.attn} (SDPA backend {args.sdpa_backend}){what}; exaone-tiny classifier {sum(p.numel() for p in model.parameters()):,} params; "
+    print(f"threads {args.threads}; attention {args.attn} (SDPA backend {args.sdpa_backend}){what}; {setup.model} classifier {sum(p.numel() for p in model.parameters()):,} params; "
           f"{args.steps} steps x batch {setup.training.batch_size}")
     print(f"machine fp32 matmul (1024^3):  {peak / 1e9:7.1f} GFLOP/s")
     print(f"our loop:   {result.tokens_per_second:8.0f} tokens/s, {achieved / 1e9:6.1f} GFLOP/s achieved "
@@ -176,9 +195,14 @@ def main() -> None:
                "achieved_gflops": round(achieved / 1e9, 1), "of_matmul_pct": round(100 * achieved / peak, 1),
                "mean_padded_length": round(padded / reviews, 1), "plain_tokens_per_s": round(plain_tokens / plain_s),
                "ours_over_plain_x": round(result.tokens_per_second / (plain_tokens / plain_s), 2)}
+    figures["seconds_per_step"] = round(result.seconds / args.steps, 3)
     if first_run_s is not None:
         figures["compile_first_run_s"] = first_run_s
-    modes = (f"--attn {args.attn}" if args.attn != "sdpa" else "",
+    if args.profile:
+        figures["profile_self_cpu_pct"] = profile(model, data, setup.training, args.profile, pad)
+        for op, pct in figures["profile_self_cpu_pct"]:
+            print(f"  {pct:5.1f} %  {op}")
+    modes = (f"--setup {args.setup}" if args.setup != "experiments/setup.yaml" else "",f"--attn {args.attn}" if args.attn != "sdpa" else "",
              f"--sdpa-backend {args.sdpa_backend}" if args.sdpa_backend != "default" else "",
              "--compile" if args.compile else "", "--compile-elementwise" if args.compile_elementwise else "")
     records.append(records.name("bench_train_throughput", *modes), figures, GOAL,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -161,27 +162,54 @@ def cmd_original(args) -> int:
     spec = DataSpec.of(setup.data)
     split = Split.load(spec)
     say = (lambda text: print(text, flush=True))
-    teacher = Teacher(setup.training.teacher, split, spec.split_dir.name)
+    teacher = Teacher(setup.training.teacher, split, spec.split_dir.name, local=args.rebuild)
+    shipped_teacher = SHIPPED / teacher.dir.name
+    if args.rebuild:
+        shutil.rmtree(teacher.dir, ignore_errors=True)  # this machine's copy only: a shipped one is never touched
     t0 = time.perf_counter()
     meta = json.loads((teacher.ensure(say) / "meta.json").read_text())
-    where = "shipped, verified" if teacher.dir.parent == SHIPPED else "built or cached here"
-    ran = meta["ran_on"]
-    print(f"teacher labels: {where} at {teacher.dir} ({time.perf_counter() - t0:.1f}s); {meta['teacher']} probe (C "
-          f"{meta['probe']['C']}), {meta['transfer_texts']:,} transfer texts; test accuracy {meta['test']['accuracy']:.3f}, "
-          f"precision {meta['test']['precision']:.3f}; made on {ran['cuda'] or ran['processor']} "
+    print(f"teacher labels: {_where(teacher.dir, args.rebuild)} at {teacher.dir} ({time.perf_counter() - t0:.1f}s); "
+          f"{meta['teacher']} probe (C {meta['probe']['C']}), {meta['transfer_texts']:,} transfer texts; test accuracy "
+          f"{meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; made on {_made_on(meta['ran_on'])} "
           f"({'bf16' if meta['bf16'] else 'fp32'}, {meta['seconds']}s)")
+    if args.rebuild and shipped_teacher.is_dir():
+        import numpy as np
+
+        here, there = teacher.logits(), np.load(shipped_teacher / "labels.npz")["logits"].astype(np.float32)
+        same = np.array_equal(here, there)
+        print(f"  vs the shipped labels: {'identical' if same else f'largest log-probability difference {np.abs(here - there).max():.4f}'}"
+              f"; test accuracy {json.loads((shipped_teacher / 'meta.json').read_text())['test']['accuracy']:.3f} shipped")
     if setup.original != "task":
         return 0
-    task = TaskModel(setup, split, spec.split_dir.name)
+    task = TaskModel(setup, split, spec.split_dir.name, local=args.rebuild)
+    shipped_task = SHIPPED / task.dir.name
+    if args.rebuild:
+        shutil.rmtree(task.dir, ignore_errors=True)
     t0 = time.perf_counter()
     meta = json.loads((task.ensure(say) / "run_meta.json").read_text())
-    where = "shipped, verified" if task.dir.parent == SHIPPED else "built or cached here"
-    ran = meta["ran_on"]
-    print(f"task model: {where} at {task.dir} ({time.perf_counter() - t0:.1f}s); {meta['steps']} steps over "
-          f"{meta['transfer_texts']:,} texts; validation accuracy {meta['validation']['accuracy']:.3f}, test accuracy "
-          f"{meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; made on "
-          f"{ran['cuda'] or ran['processor']} ({meta['dtype']}, {meta['seconds']}s)")
+    print(f"task model: {_where(task.dir, args.rebuild)} at {task.dir} ({time.perf_counter() - t0:.1f}s); {meta['steps']} "
+          f"steps over {meta['transfer_texts']:,} texts; validation accuracy {meta['validation']['accuracy']:.3f}, test "
+          f"accuracy {meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; made on "
+          f"{_made_on(meta['ran_on'])} ({meta['dtype']}, {meta['seconds']}s)")
+    if args.rebuild and shipped_task.is_dir():
+        from exaone_bench.core.cache import sha256_file
+
+        theirs = json.loads((shipped_task / "run_meta.json").read_text())
+        same = sha256_file(task.dir / "model.safetensors") == sha256_file(shipped_task / "model.safetensors")
+        print(f"  vs the shipped task model: {'bit-identical weights' if same else 'other weights'}; test accuracy "
+              f"{meta['test']['accuracy']:.3f} here vs {theirs['test']['accuracy']:.3f} shipped (made on "
+              f"{_made_on(theirs['ran_on'])}; float kernels differ between machines, identical only on the same one)")
     return 0
+
+
+def _where(directory: Path, rebuild: bool) -> str:
+    from exaone_bench.base_models.teacher import SHIPPED
+
+    return "rebuilt here" if rebuild else "shipped, verified" if directory.parent == SHIPPED else "built or cached here"
+
+
+def _made_on(ran: dict) -> str:
+    return ran.get("cuda") or ran.get("processor") or "an unrecorded machine"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("original", help="verify the setup's teacher labels and task model, or build them once")
     p.add_argument("--setup", default="experiments/setup.yaml", help="the setup whose original is verified or built")
+    p.add_argument("--rebuild", action="store_true",
+                   help="build the teacher labels and task model again on this machine (data/), even where shipped, "
+                        "and compare with the shipped ones")
     p.set_defaults(func=cmd_original)
 
     p = sub.add_parser("analyze", help="per-parameter table (+ per-layer redundancy with --calibration N)")

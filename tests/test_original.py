@@ -280,3 +280,29 @@ def test_the_default_setup_cuts_from_its_shipped_task_model_and_teacher():
     assert verify_checksums(task.dir) and verify_checksums(task.teacher.dir)
     meta = json.loads((task.dir / "run_meta.json").read_text())
     assert meta["teacher"] == task.teacher.dir.name and meta["task_model"]["embeddings"] == setup.task_model.embeddings
+
+
+def test_original_rebuild_builds_here_beside_the_shipped_copy_and_compares(micro_task, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from exaone_bench import cli
+    from exaone_bench.base_models import task_model, teacher
+
+    setup, _, task, out = micro_task
+    shipped = tmp_path / "shipped"
+    for directory in (task.teacher.dir, out):  # what was built here stands in for a shipped copy
+        shutil.copytree(directory, shipped / directory.name)
+    monkeypatch.setattr(teacher, "SHIPPED", shipped)
+    monkeypatch.setattr(task_model, "SHIPPED", shipped)
+    path = tmp_path / "setup.yaml"
+    path.write_text(json.dumps(setup.model_dump()))
+    assert cli.main(["original", "--setup", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert f"teacher labels: shipped, verified at {shipped / task.teacher.dir.name}" in said
+    assert f"task model: shipped, verified at {shipped / out.name}" in said
+    assert cli.main(["original", "--setup", str(path), "--rebuild"]) == 0
+    said = capsys.readouterr().out
+    assert f"teacher labels: rebuilt here at {task.teacher.dir}" in said and f"task model: rebuilt here at {out}" in said
+    assert "vs the shipped labels: identical" in said  # the same machine, fp32: the same numbers
+    assert "vs the shipped task model: bit-identical weights" in said
+    assert verify_checksums(shipped / out.name) and verify_checksums(shipped / task.teacher.dir.name)  # never touched

@@ -150,12 +150,13 @@ def read_head(directory: Path) -> torch.Tensor:
 class TaskModel:
     """The original of a setup with `original: task`: verified when shipped, else built once here and cached."""
 
-    def __init__(self, setup: Setup, split: Split, split_name: str):
+    def __init__(self, setup: Setup, split: Split, split_name: str, local: bool = False):
+        # local: this machine's cache even where the task model (and its teacher's labels) are shipped: a rebuild
         self.setup, self.split = setup, split
-        self.teacher = Teacher(setup.training.teacher, split, split_name)
+        self.teacher = Teacher(setup.training.teacher, split, split_name, local)
         name = f"task-{key(setup, split_name, self.teacher.dir.name, base_identity(setup.model))}"
         shipped = SHIPPED / name
-        self.dir = shipped if shipped.is_dir() else data_dir() / "models" / name
+        self.dir = shipped if shipped.is_dir() and not local else data_dir() / "models" / name
 
     def ensure(self, say: Callable[[str], None] = print) -> Path:
         def make() -> None:

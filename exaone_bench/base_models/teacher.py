@@ -95,11 +95,11 @@ def probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
     return best[1], best[0], scores
 
 
-def labels_dir(spec: TeacherSetup, split_name: str) -> Path:
-    """The shipped labels when present, else this machine's cache."""
+def labels_dir(spec: TeacherSetup, split_name: str, local: bool = False) -> Path:
+    """The shipped labels when present (unless `local`: a rebuild), else this machine's cache."""
     name = f"teacher-{key(spec, split_name)}"
     shipped = SHIPPED / name
-    return shipped if shipped.is_dir() else data_dir() / "cache" / "teachers" / name
+    return shipped if shipped.is_dir() and not local else data_dir() / "cache" / "teachers" / name
 
 
 def features_path(labels: Path) -> Path:
@@ -180,9 +180,10 @@ def _cpu_name() -> str:
 class Teacher:
     """The soft labels of one teacher over one split's transfer set: verified, or built once here."""
 
-    def __init__(self, spec: TeacherSetup, split: Split, split_name: str):
+    def __init__(self, spec: TeacherSetup, split: Split, split_name: str, local: bool = False):
+        # local: this machine's cache even where labels are shipped (`exaone-bench original --rebuild`)
         self.spec, self.split, self.split_name = spec, split, split_name
-        self.dir = labels_dir(spec, split_name)
+        self.dir = labels_dir(spec, split_name, local)
 
     def ensure(self, say: Callable[[str], None] = print) -> Path:
         """The labels' directory, checked against its checksums; built when absent (never over a shipped one)."""
