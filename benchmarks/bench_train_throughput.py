@@ -194,15 +194,16 @@ def main() -> None:
                "matmul_gflops": round(peak / 1e9, 1), "tokens_per_s": round(result.tokens_per_second),
                "achieved_gflops": round(achieved / 1e9, 1), "of_matmul_pct": round(100 * achieved / peak, 1),
                "mean_padded_length": round(padded / reviews, 1), "plain_tokens_per_s": round(plain_tokens / plain_s),
-               "ours_over_plain_x": round(result.tokens_per_second / (plain_tokens / plain_s), 2)}
-    figures["seconds_per_step"] = round(result.seconds / args.steps, 3)
+               "ours_over_plain_x": round(result.tokens_per_second / (plain_tokens / plain_s), 2),
+               "seconds_per_step": round(result.seconds / args.steps, 3)}
     if first_run_s is not None:
         figures["compile_first_run_s"] = first_run_s
     if args.profile:
         figures["profile_self_cpu_pct"] = profile(model, data, setup.training, args.profile, pad)
         for op, pct in figures["profile_self_cpu_pct"]:
             print(f"  {pct:5.1f} %  {op}")
-    modes = (f"--setup {args.setup}" if args.setup != "experiments/setup.yaml" else "",f"--attn {args.attn}" if args.attn != "sdpa" else "",
+    modes = (f"--setup {args.setup}" if args.setup != "experiments/setup.yaml" else "",
+             f"--attn {args.attn}" if args.attn != "sdpa" else "",
              f"--sdpa-backend {args.sdpa_backend}" if args.sdpa_backend != "default" else "",
              "--compile" if args.compile else "", "--compile-elementwise" if args.compile_elementwise else "")
     records.append(records.name("bench_train_throughput", *modes), figures, GOAL,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -163,49 +162,44 @@ def cmd_original(args) -> int:
     split = Split.load(spec)
     say = (lambda text: print(text, flush=True))
     teacher = Teacher(setup.training.teacher, split, spec.split_dir.name, local=args.rebuild)
-    shipped_teacher = SHIPPED / teacher.dir.name
-    if args.rebuild:
-        shutil.rmtree(teacher.dir, ignore_errors=True)  # this machine's copy only: a shipped one is never touched
-    t0 = time.perf_counter()
-    meta = json.loads((teacher.ensure(say) / "meta.json").read_text())
-    print(f"teacher labels: {_where(teacher.dir, args.rebuild)} at {teacher.dir} ({time.perf_counter() - t0:.1f}s); "
-          f"{meta['teacher']} probe (C {meta['probe']['C']}), {meta['transfer_texts']:,} transfer texts; test accuracy "
-          f"{meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; made on {_made_on(meta['ran_on'])} "
-          f"({'bf16' if meta['bf16'] else 'fp32'}, {meta['seconds']}s)")
-    if args.rebuild and shipped_teacher.is_dir():
+    where, meta = _made_ready(teacher, "meta.json", args.rebuild, say)
+    print(f"teacher labels: {where}; {meta['teacher']} probe (C {meta['probe']['C']}), {meta['transfer_texts']:,} "
+          f"transfer texts; test accuracy {meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; "
+          f"made on {_made_on(meta['ran_on'])} ({'bf16' if meta['bf16'] else 'fp32'}, {meta['seconds']}s)")
+    shipped = Teacher(setup.training.teacher, split, spec.split_dir.name)
+    if args.rebuild and shipped.dir.parent == SHIPPED:
         import numpy as np
 
-        here, there = teacher.logits(), np.load(shipped_teacher / "labels.npz")["logits"].astype(np.float32)
-        same = np.array_equal(here, there)
-        print(f"  vs the shipped labels: {'identical' if same else f'largest log-probability difference {np.abs(here - there).max():.4f}'}"
-              f"; test accuracy {json.loads((shipped_teacher / 'meta.json').read_text())['test']['accuracy']:.3f} shipped")
+        here, there = teacher.logits(), shipped.logits()
+        same = "identical" if np.array_equal(here, there) else f"largest log-probability difference {np.abs(here - there).max():.4f}"
+        print(f"  vs the shipped labels: {same}; test accuracy {shipped.meta()['test']['accuracy']:.3f} shipped")
     if setup.original != "task":
         return 0
     task = TaskModel(setup, split, spec.split_dir.name, local=args.rebuild)
-    shipped_task = SHIPPED / task.dir.name
-    if args.rebuild:
-        shutil.rmtree(task.dir, ignore_errors=True)
-    t0 = time.perf_counter()
-    meta = json.loads((task.ensure(say) / "run_meta.json").read_text())
-    print(f"task model: {_where(task.dir, args.rebuild)} at {task.dir} ({time.perf_counter() - t0:.1f}s); {meta['steps']} "
-          f"steps over {meta['transfer_texts']:,} texts; validation accuracy {meta['validation']['accuracy']:.3f}, test "
-          f"accuracy {meta['test']['accuracy']:.3f}, precision {meta['test']['precision']:.3f}; made on "
-          f"{_made_on(meta['ran_on'])} ({meta['dtype']}, {meta['seconds']}s)")
-    if args.rebuild and shipped_task.is_dir():
+    where, meta = _made_ready(task, "run_meta.json", args.rebuild, say)
+    print(f"task model: {where}; {meta['steps']} steps over {meta['transfer_texts']:,} texts; validation accuracy "
+          f"{meta['validation']['accuracy']:.3f}, test accuracy {meta['test']['accuracy']:.3f}, precision "
+          f"{meta['test']['precision']:.3f}; made on {_made_on(meta['ran_on'])} ({meta['dtype']}, {meta['seconds']}s)")
+    shipped = TaskModel(setup, split, spec.split_dir.name)
+    if args.rebuild and shipped.dir.parent == SHIPPED:
         from exaone_bench.core.cache import sha256_file
 
-        theirs = json.loads((shipped_task / "run_meta.json").read_text())
-        same = sha256_file(task.dir / "model.safetensors") == sha256_file(shipped_task / "model.safetensors")
+        theirs = shipped.meta()
+        same = sha256_file(task.dir / "model.safetensors") == sha256_file(shipped.dir / "model.safetensors")
         print(f"  vs the shipped task model: {'bit-identical weights' if same else 'other weights'}; test accuracy "
               f"{meta['test']['accuracy']:.3f} here vs {theirs['test']['accuracy']:.3f} shipped (made on "
               f"{_made_on(theirs['ran_on'])}; float kernels differ between machines, identical only on the same one)")
     return 0
 
 
-def _where(directory: Path, rebuild: bool) -> str:
+def _made_ready(thing, meta_file: str, rebuild: bool, say) -> tuple[str, dict]:
+    """Verify or build a Teacher's labels or a TaskModel (`rebuild`: build it again here); where it is, and its meta."""
     from exaone_bench.base_models.teacher import SHIPPED
 
-    return "rebuilt here" if rebuild else "shipped, verified" if directory.parent == SHIPPED else "built or cached here"
+    t0 = time.perf_counter()
+    directory = thing.ensure(say, rebuild=rebuild)
+    where = "rebuilt here" if rebuild else "shipped, verified" if directory.parent == SHIPPED else "built or cached here"
+    return f"{where} at {directory} ({time.perf_counter() - t0:.1f}s)", json.loads((directory / meta_file).read_text())
 
 
 def _made_on(ran: dict) -> str:

@@ -235,3 +235,31 @@ def test_brown_tags_are_stripped_back_to_sentences_and_unknown_packages_fail():
         "But all of this was rationalization."]
     with pytest.raises(DataError, match=r"unknown extra_corpus \['wikipedia'\]"):
         npm_corpus.check(["brown_corpus", "wikipedia"])
+
+
+def test_shipped_or_built_builds_once_rebuilds_on_request_and_never_over_a_shipped_copy(tmp_path):
+    from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, write_checksums
+
+    builds = []
+
+    def build(target):
+        def make():
+            with atomic_dir(target) as tmp:
+                (tmp / "x.txt").write_text(f"build {len(builds)}")
+                write_checksums(tmp, ["x.txt"])
+            builds.append(target)
+        return make
+
+    (tmp_path / "shipped" / "a").mkdir(parents=True)
+    assert located(tmp_path / "shipped", tmp_path / "cache", "a") == tmp_path / "shipped" / "a"
+    assert located(tmp_path / "shipped", tmp_path / "cache", "a", local=True) == tmp_path / "cache" / "a"
+    assert located(tmp_path / "shipped", tmp_path / "cache", "b") == tmp_path / "cache" / "b"
+    cached = tmp_path / "cache" / "a"
+    assert shipped_or_built(cached, False, build(cached)) == cached and len(builds) == 1
+    shipped_or_built(cached, False, build(cached))
+    assert len(builds) == 1  # it checks out: read back, not built again
+    shipped_or_built(cached, False, build(cached), rebuild=True)
+    assert len(builds) == 2 and (cached / "x.txt").read_text() == "build 1" and verify_checksums(cached)
+    with pytest.raises(ValueError, match="never rebuilt in place"):
+        shipped_or_built(tmp_path / "shipped" / "a", True, build(tmp_path / "shipped" / "a"), rebuild=True)
+    assert len(builds) == 2

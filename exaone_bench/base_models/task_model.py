@@ -23,7 +23,7 @@ from exaone_bench.base_models.embeddings import contextual, mapped
 from exaone_bench.base_models.load import load_model
 from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
 from exaone_bench.config.setup import Setup, TrainingSetup
-from exaone_bench.core.cache import atomic_dir, shipped_or_built, stable_hash, write_checksums
+from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.batches import encode
 from exaone_bench.data.split import Split
@@ -155,15 +155,16 @@ class TaskModel:
         self.setup, self.split = setup, split
         self.teacher = Teacher(setup.training.teacher, split, split_name, local)
         name = f"task-{key(setup, split_name, self.teacher.dir.name, base_identity(setup.model))}"
-        shipped = SHIPPED / name
-        self.dir = shipped if shipped.is_dir() and not local else data_dir() / "models" / name
+        self.dir = located(SHIPPED, data_dir() / "models", name, local)
 
-    def ensure(self, say: Callable[[str], None] = print) -> Path:
+    def ensure(self, say: Callable[[str], None] = print, rebuild: bool = False) -> Path:
+        """The task model's directory, checked against its checksums; built when absent or asked to (never over a
+        shipped one). Its teacher's labels are made ready first (not rebuilt here)."""
         def make() -> None:
             self.teacher.ensure(say)
             build(self.setup, self.split, self.teacher, self.dir, say)
 
-        return shipped_or_built(self.dir, self.dir.parent == SHIPPED, make)
+        return shipped_or_built(self.dir, self.dir.parent == SHIPPED, make, rebuild)
 
     def meta(self) -> dict:
         return json.loads((self.ensure() / "run_meta.json").read_text())

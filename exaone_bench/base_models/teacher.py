@@ -21,7 +21,7 @@ import torch
 
 from exaone_bench.base_models.load import load_model
 from exaone_bench.config.setup import TeacherSetup
-from exaone_bench.core.cache import atomic_dir, shipped_or_built, stable_hash, write_checksums
+from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.augment import Augmentation, transfer_set
 from exaone_bench.data.split import Split
@@ -97,9 +97,7 @@ def probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
 
 def labels_dir(spec: TeacherSetup, split_name: str, local: bool = False) -> Path:
     """The shipped labels when present (unless `local`: a rebuild), else this machine's cache."""
-    name = f"teacher-{key(spec, split_name)}"
-    shipped = SHIPPED / name
-    return shipped if shipped.is_dir() and not local else data_dir() / "cache" / "teachers" / name
+    return located(SHIPPED, data_dir() / "cache" / "teachers", f"teacher-{key(spec, split_name)}", local)
 
 
 def features_path(labels: Path) -> Path:
@@ -185,10 +183,10 @@ class Teacher:
         self.spec, self.split, self.split_name = spec, split, split_name
         self.dir = labels_dir(spec, split_name, local)
 
-    def ensure(self, say: Callable[[str], None] = print) -> Path:
-        """The labels' directory, checked against its checksums; built when absent (never over a shipped one)."""
+    def ensure(self, say: Callable[[str], None] = print, rebuild: bool = False) -> Path:
+        """The labels' directory, checked against its checksums; built when absent or asked to (never over a shipped one)."""
         return shipped_or_built(self.dir, self.dir.parent == SHIPPED,
-                                lambda: build(self.spec, self.split, self.split_name, self.dir, say))
+                                lambda: build(self.spec, self.split, self.split_name, self.dir, say), rebuild)
 
     def meta(self) -> dict:
         return json.loads((self.ensure() / "meta.json").read_text())

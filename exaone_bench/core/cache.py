@@ -74,17 +74,27 @@ def verify_checksums(directory: Path, out: str = "checksums.json") -> bool:
     return all((directory / n).is_file() and sha256_file(directory / n) == s for n, s in sums.items())
 
 
-def shipped_or_built(directory: Path, shipped: bool, build: Callable[[], Any]) -> Path:
+def located(shipped_root: Path, cache_root: Path, name: str, local: bool = False) -> Path:
+    """Where the one-time output `name` lives: its shipped copy when there is one (unless `local`: a rebuild
+    here), else this machine's cache."""
+    shipped = shipped_root / name
+    return shipped if shipped.is_dir() and not local else cache_root / name
+
+
+def shipped_or_built(directory: Path, shipped: bool, build: Callable[[], Any], rebuild: bool = False) -> Path:
     """`directory` checked against its checksums: a shipped one is never rebuilt (a mismatch is an error to
-    restore with git); a cache one is built once, under a file lock shared by every process that needs it."""
+    restore with git); a cache one is built once, under a file lock shared by every process that needs it
+    (`rebuild`: built again even when it checks out; the copy there is replaced only once the build succeeds)."""
     from filelock import FileLock
 
     if shipped:
+        if rebuild:
+            raise ValueError(f"{directory}: a shipped copy is never rebuilt in place; rebuild into the cache")
         if not verify_checksums(directory):
             raise RuntimeError(f"{directory}: files do not match checksums.json; restore them with git")
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory) + ".lock"):
-        if not verify_checksums(directory):
+        if rebuild or not verify_checksums(directory):  # the build writes through atomic_dir: the old copy stays until it succeeds
             build()
     return directory
