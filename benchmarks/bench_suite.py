@@ -1,6 +1,6 @@
 """Wall time of the default experiment suite, per stage, with -n 0 or -n 2, and the floors.
 
-    python benchmarks/bench_suite.py [-n 2] [--quick] [--fresh-baseline | --cold] [-k EXPR]
+    python benchmarks/bench_suite.py [-n 2] [--quick] [--fresh-baseline | --cold] [-k EXPR] [--setup FILE]
 
 Runs `pytest experiments/` as a user would (warm data/reference cache assumed) and prints: the
 machine's 1-thread fp32 matmul GFLOP/s before and after (this shared machine's speed varies
@@ -10,6 +10,8 @@ verdicts, and each worker's timeline (its start-up, the gaps between its variant
 Goal: <= 20 min warm, <= 6 min with --quick. A fresh baseline is forced by `--fresh-baseline`
 (deletes its cache entry). `--cold` runs `make train`'s three steps on an empty data dir
 (`exaone-bench data`, `exaone-bench reference`, the suite) and times each; goal <= 25 min.
+`--setup experiments/setups/smollm2.yaml` times that setup's own study (its `experiments:` directory,
+its `reports:`), the real-weights study of reports/smollm2/; goal <= 90 min on 2 cores.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ def main() -> None:
     parser.add_argument("-n", default="2", help="pytest-xdist workers (0: serial)")
     parser.add_argument("-k", default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--setup", default=None, help="another setup: its own experiments directory and reports")
+    parser.add_argument("--log", default=None, help="write pytest's output here as it runs (a long study's progress)")
     fresh = parser.add_mutually_exclusive_group()  # a cold run's baseline is fresh by construction
     fresh.add_argument("--fresh-baseline", action="store_true", help="delete the cached baseline first")
     fresh.add_argument("--cold", action="store_true", help="build data and exaone-tiny first, in an empty data dir")
@@ -44,7 +48,11 @@ def main() -> None:
         from exaone_bench.core.paths import data_dir
 
         shutil.rmtree(data_dir() / "cache" / "baselines", ignore_errors=True)
-    cmd = [sys.executable, "-m", "pytest", "experiments", "-q", "-p", "no:cacheprovider", "-n", args.n]
+    from exaone_bench.config.setup import Setup, load_setup
+
+    setup = load_setup(args.setup) if args.setup else Setup()
+    cmd = [sys.executable, "-m", "pytest", setup.experiments, "-q", "-p", "no:cacheprovider", "-n", args.n]
+    cmd += ["--setup", args.setup] if args.setup else []
     cmd += ["--quick"] if args.quick else []
     cmd += ["-k", args.k] if args.k else []
     from bench_train_throughput import matmul_peak  # this folder is on sys.path when run as a script
@@ -56,11 +64,16 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "exaone_bench.cli", step], cwd=root, check=True, capture_output=True)
         cold.append((step, time.perf_counter() - t))
     t0, started = time.perf_counter(), time.time()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if args.log:  # the live progress lines land in the file as they are printed
+        with open(args.log, "w") as out:
+            done = subprocess.run(cmd, cwd=root, stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.CompletedProcess(cmd, done.returncode, Path(args.log).read_text(), "")
+    else:
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     wall, ended = time.perf_counter() - t0, time.time()
     after = matmul_peak(1) / 1e9
     print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])
-    doc = json.loads((root / "reports" / "latest" / "results.json").read_text())
+    doc = json.loads((root / setup.reports / "latest" / "results.json").read_text())
     base = doc["baseline"]
     print(f"suite wall {wall:.0f} s with -n {args.n}{' --quick' if args.quick else ''} "
           f"(seeds {doc['setup']['training']['seeds']}, steps {doc['setup']['training']['steps']}); "
@@ -73,6 +86,8 @@ def main() -> None:
                "majority_accuracy": round(base["floors"]["majority_class"]["accuracy"], 4),
                "tfidf_logreg_accuracy": round(base["floors"]["tfidf_logreg"]["accuracy"], 4)}
     figures.update({f"verdicts_{v}": n for v, n in sorted(Counter(r["verdict"] for r in doc["variants"]).items())})
+    if doc.get("layer_curve"):  # measured at the session's end, after the latency
+        figures["layer_curve_s"] = doc["layer_curve"]["seconds"]
     print(f"baseline: {base['seconds']} worker-seconds when it was built (a cached baseline is read back, not rebuilt), "
           f"fine-tune {base['training']['tokens_per_second']:.0f} tokens/s per worker; "
           f"accuracy {base['metrics']['accuracy']:.3f} +- {base['metrics']['accuracy_sd']:.3f}; "
@@ -111,7 +126,7 @@ def main() -> None:
         figures.update(pretraining_s=round(meta["seconds"]["pretraining"]), pretraining_tokens_per_s=meta["tokens_per_second"],
                        total_s=round(total), total_min=round(total / 60, 1))
         headline = ["total_min", "reference_s", "wall_s"]
-    modes = ("--quick" if args.quick else "", "--cold" if args.cold else "",
+    modes = (f"--setup {args.setup}" if args.setup else "", "--quick" if args.quick else "", "--cold" if args.cold else "",
              "--fresh-baseline" if args.fresh_baseline else "", f"-n {args.n}" if args.n != "2" else "",
              f"-k {args.k}" if args.k else "")
     records.append(records.name("bench_suite", *modes), figures, goal(args), machine_before=machine_before, headline=headline)
@@ -119,6 +134,8 @@ def main() -> None:
 
 def goal(args) -> str:
     """The goal of the mode run: the docstring's, per mode."""
+    if args.setup:
+        return f"the study of {args.setup} in <= 90 min on 2 cores"
     if args.n == "0":
         return "none set: a serial run, read beside a -n 2 run for the two workers' speed-up"
     if args.cold:

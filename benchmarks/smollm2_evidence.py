@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import random
 import time
 
 import numpy as np
@@ -27,6 +26,7 @@ from exaone_bench.compression.calibration import calibration_for
 from exaone_bench.compression.importance import block_influence
 from exaone_bench.compression.registry import apply
 from exaone_bench.data.split import load_split
+from exaone_bench.evaluation import layer_curve
 from exaone_bench.evaluation.lm_loss import lm_loss_on_texts
 
 GOAL = ("none set: whether block influence picks the layers that real pretrained weights can lose "
@@ -68,29 +68,24 @@ def main() -> None:
 
 
 def curve(model, tok, texts: list[str], bi: list[float], draws: int) -> dict:
-    """Held-out LM loss before recovery for k = 1..8 dropped layers: by influence, last k, random k (as figures)."""
-    n = len(bi)
-    base = lm_loss_on_texts(model, tok, texts, batch_size=32)
+    """Held-out LM loss before recovery for k = 1..8 dropped layers: by influence, last k, random k (as figures).
+
+    The suite's own measure (evaluation/layer_curve.py), as `evaluation.layer_curve` runs it at a session's end.
+    """
+    points = layer_curve.measure(model, lambda m: lm_loss_on_texts(m, tok, texts, batch_size=32), bi, list(range(1, 9)),
+                                 draws, seed=0)
+    base = points["base_loss"]
     print(f"held-out LM loss, no layer removed: {base:.3f} nats ({len(texts)} validation reviews)")
     figures = {"base_loss_nats": round(base, 3)}
-    order = sorted(range(n), key=bi.__getitem__)
-    rng = random.Random(0)
     print(f"{'k':>2} {'by block influence':>19} {'last k':>8} {f'random k (mean of {draws})':>21}  layers by influence")
     for k in range(1, 9):
-        losses = {}
-        for name, layers in (("influence", sorted(order[:k])), ("last", list(range(n - k, n)))):
-            variant = copy.deepcopy(model)
-            apply(variant, {"drop_layers": layers})
-            losses[name] = lm_loss_on_texts(variant, tok, texts, batch_size=32)
-        random_k = []
-        for _ in range(draws):
-            variant = copy.deepcopy(model)
-            apply(variant, {"drop_layers": sorted(rng.sample(range(n), k))})
-            random_k.append(lm_loss_on_texts(variant, tok, texts, batch_size=32))
-        print(f"{k:>2} {losses['influence']:>19.3f} {losses['last']:>8.3f} {np.mean(random_k):>14.3f} ± {np.std(random_k):.3f}"
-              f"  {sorted(order[:k])}", flush=True)
-        figures.update({f"drop{k}_influence_loss_nats": round(losses["influence"], 3),
-                        f"drop{k}_last_loss_nats": round(losses["last"], 3),
+        at = {rule: [p for p in points["points"] if p["k"] == k and p["rule"] == rule] for rule in layer_curve.RULES}
+        random_k = [p["loss"] for p in at["random"]]
+        influence, last = at["block_influence"][0], at["last"][0]["loss"]
+        print(f"{k:>2} {influence['loss']:>19.3f} {last:>8.3f} {np.mean(random_k):>14.3f} ± {np.std(random_k):.3f}"
+              f"  {influence['layers']}", flush=True)
+        figures.update({f"drop{k}_influence_loss_nats": round(influence["loss"], 3),
+                        f"drop{k}_last_loss_nats": round(last, 3),
                         f"drop{k}_random_loss_nats": round(float(np.mean(random_k)), 3),
                         f"drop{k}_random_loss_sd": round(float(np.std(random_k)), 3)})
     return figures

@@ -116,6 +116,7 @@ def check_gguf(path: Path, model, tokenizer) -> float:
 
 def cmd_report(args) -> int:
     from exaone_bench.evidence.tracking import Tracker, tracking_uri
+    from exaone_bench.report import beside
     from exaone_bench.report.render import publish
 
     tracker = Tracker(tracking_uri(None, Path.cwd()))
@@ -136,7 +137,7 @@ def cmd_report(args) -> int:
         stamp = doc["run_name"].replace("session ", "") if doc["run_name"] else doc["run_id"]
         what = f"MLflow run {doc['run_id']} ({doc['run_name']}" + (
             f"; the last session with a baseline, {len(passed)} newer without one: {', '.join(passed)})" if passed else ")")
-    run_dir = publish(doc, Path(args.out), stamp)
+    run_dir = publish(beside.attach(doc, Path.cwd(), args.beside), Path(args.out), stamp)
     print(f"report for {what} ({len(doc['variants'])} variants, {len(doc['post_training'])} post-training rows) "
           f"written to {run_dir / 'README.md'}")
     return 0
@@ -146,12 +147,13 @@ def cmd_original(args) -> int:
     """Make the setup's original ready: the LM itself (`original: pretrained`, built when it is exaone-tiny), or the
     teacher's labels and the task model (`original: task`), verified where shipped, else built once; say where."""
     from exaone_bench.base_models.load import resolve
-    from exaone_bench.base_models.task_model import TaskModel
+    from exaone_bench.base_models.task_model import TaskModel, check_embedding_layer
     from exaone_bench.base_models.teacher import SHIPPED, Teacher
     from exaone_bench.config.setup import load_setup
     from exaone_bench.data.split import DataSpec, Split
 
     setup = load_setup(args.setup)
+    check_embedding_layer(setup)  # before the teacher's labels take minutes
     if setup.original == "pretrained":  # variants are cut from the LM: it must be here (exaone-tiny: `reference`)
         src = resolve(setup.model)
         print(f"original: the LM {src.name} ({src.kind}, {src.location})")
@@ -270,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--setup-hash", default=None,
                        help="merge every session of this setup hash (the shards of a split suite) into one report")
     p.add_argument("--out", default="reports", help="reports directory (writes <stamp>/ and latest/)")
+    p.add_argument("--beside", default=None, metavar="RESULTS_JSON",
+                   help="another study's results.json to set beside this one (default: the setup's `beside:`)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -244,6 +244,7 @@ def test_contextual_embeddings_average_the_teachers_states_over_each_tokens_uses
     from exaone_bench.base_models.load import load_model
 
     lm, tokenizer, _ = load_model(str(micro_reference))
+    tokenizer.padding_side, pad = "left", tokenizer.pad_token  # the caller's settings, which reading must leave alone
     texts = ["a good film , a good cast", "the plot is dull", "good"]
     table = lm.get_input_embeddings().weight.detach()
     # layer 0 is the embedding output and the teacher is the student: each token used maps to its own row exactly
@@ -261,6 +262,7 @@ def test_contextual_embeddings_average_the_teachers_states_over_each_tokens_uses
     assert torch.allclose(rows[good], states[where].mean(0), atol=1e-5)
     assert not torch.allclose(states[where[0]], states[where[1]], atol=1e-3)  # two contexts, two states: the mean is real
     out = contextual(tokenizer, table, lm, tokenizer, texts, 2)
+    assert tokenizer.padding_side == "left" and tokenizer.pad_token == pad
     special = sorted(tokenizer.all_special_ids)
     assert out.shape == table.shape and torch.equal(out[special], table[special])
 
@@ -306,3 +308,19 @@ def test_original_rebuild_builds_here_beside_the_shipped_copy_and_compares(micro
     assert "vs the shipped labels: identical" in said  # the same machine, fp32: the same numbers
     assert "vs the shipped task model: bit-identical weights" in said
     assert verify_checksums(shipped / out.name) and verify_checksums(shipped / task.teacher.dir.name)  # never touched
+
+
+def test_an_embedding_layer_the_teacher_lacks_is_refused_before_anything_is_built(micro_reference, tmp_path):
+    """`task_model.embedding_layer` beyond the teacher's layers: one line naming the setup and the key, from the
+    teacher's config on disk, before its labels or the task model are built (`exaone-bench original` does the same)."""
+    from exaone_bench.base_models.task_model import check_embedding_layer
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.core.validate import SpecError
+
+    path = tmp_path / "setup.yaml"
+    path.write_text(f"original: task\ntask_model: {{embeddings: teacher_context, embedding_layer: 3}}\n"
+                    f"training: {{teacher: {{source: '{micro_reference}'}}}}\n")
+    with pytest.raises(SpecError, match=rf"^{path}: task_model.embedding_layer: 3, but the teacher .* has 2 layers \(0 to 2\)$"):
+        check_embedding_layer(load_setup(path))
+    path.write_text(path.read_text().replace("embedding_layer: 3", "embedding_layer: 2"))
+    check_embedding_layer(load_setup(path))  # the final norm's input is a layer it may read

@@ -420,3 +420,39 @@ def test_model_fingerprint_is_equal_only_for_the_same_model(micro_reference, tmp
     with torch.device("meta"):  # offloaded weights cannot be hashed: the model is simply not shared
         ghost = AutoModelForCausalLM.from_config(model.config)
     assert model_fingerprint(ghost, tokenizer) is None
+
+
+def test_a_study_of_its_own_collects_its_files_writes_its_reports_and_measures_the_layer_curve(pytester, micro_reference,
+                                                                                               data_root, monkeypatch):
+    """A setup naming `experiments: studies/micro` runs that directory's files and none of experiments/, writes
+    reports/micro/, and with `evaluation.layer_curve` logs the curve, which the report rebuilt from MLflow shows."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{pytester.path / 'mlflow.db'}")
+    study = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1").replace(
+        "zero_shot: {enabled: false}}", "zero_shot: {enabled: false}, layer_curve: {counts: [1], draws: 2, texts: 30}}")
+    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+                                  "experiments/reduce_mlp": MLP, "experiments/setups/micro": study
+                                  + "experiments: studies/micro\nreports: reports/micro\n",
+                                  "studies/micro/drop_layers": DROP})
+    out = pytester.runpytest_subprocess("experiments", "studies", "--setup", "experiments/setups/micro.yaml", "-k", "last1",
+                                        "-p", "no:cacheprovider")
+    out.assert_outcomes(passed=1)
+    out.stdout.fnmatch_lines(["*session end: layer-removal curve, 1 counts x 3 rules (2 random draws) of 2 layers*"])
+    assert not (pytester.path / "reports" / "latest").exists()
+    doc = json.loads((pytester.path / "reports" / "micro" / "latest" / "results.json").read_text())
+    assert [v["name"] for v in doc["variants"]] == ["drop_layers[last1]"]
+    points = doc["layer_curve"]["points"]
+    assert [(p["rule"], p["layers"]) for p in points if p["rule"] != "random"] == [("block_influence", [
+        min(range(2), key=doc["layer_curve"]["influence"].__getitem__)]), ("last", [1])]
+    assert len([p for p in points if p["rule"] == "random"]) == 2 and doc["layer_curve"]["base_loss"] > 0
+    readme = (pytester.path / "reports" / "micro" / "latest" / "README.md").read_text()
+    assert "## Layer-removal curve" in readme and "| `drop_layers[last1]` |" in readme
+    assert (pytester.path / "reports" / "micro" / "latest" / "layer_removal_curve.png").is_file()
+    # the default setup still collects its own files only
+    out = pytester.runpytest_subprocess("experiments", "studies", "--collect-only", "-q")
+    out.stdout.fnmatch_lines(["experiments/reduce_mlp.yaml::reduce_mlp[[]half[]]", "1 test collected*"])
+    from exaone_bench.cli import main
+
+    monkeypatch.chdir(pytester.path)
+    assert main(["report", "--run", doc["mlflow_run_id"], "--out", str(pytester.path / "again")]) == 0
+    again = (pytester.path / "again" / "latest" / "README.md").read_text()
+    assert again[again.index("## Layer-removal curve"):] == readme[readme.index("## Layer-removal curve"):]

@@ -363,3 +363,38 @@ def test_a_failed_session_closes_and_report_takes_the_last_session_with_a_baseli
     assert cli.main(["report", "--run", failed, "--out", str(tmp_path / "r3")]) == 2
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and f"session {failed} has no baseline" in err
+
+
+def test_a_study_set_beside_another_says_per_strategy_where_they_agree(logged, tmp_path):
+    """`exaone-bench report --beside RESULTS_JSON`: per strategy both studies ran, each one's cheapest cut, whether a
+    cut can go, where in depth the drop_layers cuts sit, and agree / differ; a missing file is said."""
+    from exaone_bench.evidence.records import from_dict
+    from exaone_bench.report import beside
+
+    root, env, _ = logged
+    path = root / "reports" / "latest" / "results.json"
+    results = json.loads(path.read_text())
+    doc = {"setup": results["setup"], "baseline": BaselineResult.from_dict(results["baseline"]),
+           "variants": [from_dict(v) for v in results["variants"]]}
+    itself = "\n".join(beside.section(beside.attach(doc, root, str(path))))
+    cheapest = max((v for v in results["variants"] if v["name"].startswith("drop_layers")), key=lambda v: v["deltas"]["accuracy"])
+    assert f"`{cheapest['variant_id']}` (layers {cheapest['removed'][0]['removed']['layers']}): " in itself
+    assert "Agree: drop_layers. Differ: none." in itself and "(the pretrained LM, recovery 6 steps)" in itself
+    assert "drop_layers: the cheapest cut removes late layers here and late layers there" in itself or \
+        "drop_layers: the cheapest cut removes early layers here and early layers there" in itself
+    assert "it is not there" in "\n".join(beside.section(beside.attach(doc, root, "reports/nowhere.json")))
+    assert beside.section(doc) == []  # a setup that names no other study
+    # through the CLI, from MLflow, beside a study where every drop_layers cut costs 30 points
+    costly = copy.deepcopy(results)
+    for v in costly["variants"]:
+        v["deltas"]["accuracy"] = -0.30
+    (tmp_path / "costly.json").write_text(json.dumps(costly))
+    out = subprocess.run([str(Path(sys.executable).parent / "exaone-bench"), "report", "--out", str(tmp_path / "r"),
+                          "--beside", str(tmp_path / "costly.json")], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    against = (tmp_path / "r" / "latest" / "README.md").read_text()
+    if cheapest["deltas"]["accuracy"] >= beside.CAN_GO:
+        assert "| yes           | no             | differ |" in against and "Differ: drop_layers." in against
+    else:  # no cut can go in either study: they agree on that
+        assert "Agree: drop_layers." in against

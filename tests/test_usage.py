@@ -28,6 +28,8 @@ pytest_plugins = ["pytester"]
     ("compare: [{source: /no/such/model, fine_tune: true}]", "setup.yaml: compare[0].source: unknown model source '/no/such/model'"),
     ("tracking_uri: sqlite:///blocker/mlflow.db", "setup.yaml: tracking_uri (sqlite:///blocker/mlflow.db): 'blocker' cannot be "
                                                   "written"),
+    ("experiments: experiments/smolm2", "setup.yaml: experiments: 'experiments/smolm2' is not a directory"),
+    ("reports: blocker/reports", "setup.yaml: reports ('blocker/reports', the reports directory): "),
 ])
 def test_every_location_the_setup_names_is_checked(tmp_path, monkeypatch, edit, message):
     from exaone_bench.config.setup import load_setup
@@ -38,6 +40,7 @@ def test_every_location_the_setup_names_is_checked(tmp_path, monkeypatch, edit, 
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     (tmp_path / "notes.txt").write_text("text,label\n")
     (tmp_path / "blocker").write_text("a file where a directory should be")
+    (tmp_path / "experiments").mkdir()
     (tmp_path / "setup.yaml").write_text(edit + "\n")
     with pytest.raises(SpecError, match=re.escape(message)):
         check(load_setup(tmp_path / "setup.yaml"), tmp_path)
@@ -49,12 +52,13 @@ def test_outputs_that_cannot_be_written_are_named(tmp_path, monkeypatch):
     from exaone_bench.suite.preflight import check
 
     (tmp_path / "blocker").write_text("")
+    (tmp_path / "experiments").mkdir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'blocker' / 'mlflow.db'}")
     with pytest.raises(SpecError, match=r"^MLFLOW_TRACKING_URI \(sqlite:///.*\): .* cannot be written \(.* is not a directory\)"):
         check(Setup(), tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     (tmp_path / "reports").write_text("")
-    with pytest.raises(SpecError, match=r"setup: the reports directory: .* cannot be written"):
+    with pytest.raises(SpecError, match=r"setup: reports \('reports', the reports directory\): .* cannot be written"):
         check(Setup(), tmp_path)
 
 
@@ -111,15 +115,24 @@ def test_sigint_leaves_no_running_run_an_incomplete_report_and_no_half_written_c
     log = pytester.path / "run.log"
     with open(log, "w") as f:
         # --tb=native: a SIGINT that lands on a frame without a line number (inside transformers' config code)
-        # breaks pytest's own traceback rendering (tb_lineno None) and turns exit 2 into 1; Python's formatter copes
-        proc = subprocess.Popen([sys.executable, "-m", "pytest", "experiments", "-v", "-p", "no:cacheprovider", "--tb=native"],
-                                cwd=pytester.path, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        # breaks pytest's own traceback rendering (tb_lineno None) and turns exit 2 into 1; Python's formatter copes.
+        # SIGINT at its default: a shell that starts a background job ignores it there, and the child would inherit that.
+        # -X faulthandler: a child that does not end is sent SIGABRT, and every thread's stack lands in the log.
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "pytest", "experiments", "-v", "-p",
+                                 "no:cacheprovider", "--tb=native"], cwd=pytester.path, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while " PASSED" not in log.read_text() and " FAILED" not in log.read_text() and proc.poll() is None:
         assert time.time() < deadline, log.read_text()
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
-    assert proc.wait(timeout=300) == pytest.ExitCode.INTERRUPTED, log.read_text()
+    try:
+        status = proc.wait(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGABRT)
+        proc.wait(timeout=60)
+        pytest.fail(f"the interrupted session did not end in 240 s; its log and stacks:\n{log.read_text()[-20000:]}")
+    assert status == pytest.ExitCode.INTERRUPTED, log.read_text()
     doc = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
     assert doc["incomplete"] and 1 <= len(doc["variants"]) < 3
     assert "**Incomplete: the run was interrupted.**" in (pytester.path / "reports" / "latest" / "README.md").read_text()

@@ -214,6 +214,25 @@ def test_config_check_accepts_every_shipped_experiment(tmp_path, monkeypatch):
     assert len(variants) >= 13
 
 
+def test_the_smollm2_study_names_its_files_and_each_fits_smollm2s_shapes():
+    """experiments/setups/smollm2.yaml runs experiments/smollm2/, and every variant there passes the collector's check
+    against SmolLM2-135M's config (30 layers, 9 query heads in 3 KV groups, width 576, 49,152 tokens)."""
+    from pathlib import Path
+
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.suite.collect import load_experiment
+
+    root = Path(__file__).parent.parent
+    setup = load_setup(root / "experiments" / "setups" / "smollm2.yaml")
+    assert (setup.experiments, setup.reports) == ("experiments/smollm2", "reports/smollm2")
+    config = LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                         num_attention_heads=9, num_key_value_heads=3, head_dim=64, tie_word_embeddings=True)
+    files = sorted((root / setup.experiments).glob("*.yaml"))
+    variants = {f"{f.stem}[{v.id}]" for f in files for v in load_experiment(f, config).variants}
+    assert {"drop_layers[first-2]", "prune_heads[kv-group-by-score]", "reduce_hidden_dim[hidden-504]",
+            "trim_vocab[seen-once]", "final[last8-vocab]", "post_training[int4-g32@baseline]"} <= variants
+
+
 def test_kv_removal_that_breaks_divisibility(tiny_exaone):
     torch.manual_seed(0)
     model = Exaone4ForCausalLM(tiny_exaone_config(num_key_value_heads=4)).eval()

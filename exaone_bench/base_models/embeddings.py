@@ -15,6 +15,7 @@ on. Special tokens keep the student's own rows.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -80,11 +81,11 @@ def contextual_rows(student_tokenizer, vocab: int, teacher_lm, teacher_tokenizer
 
 def _states(teacher_lm, teacher_tokenizer, texts: list[str], layer: int, bf16: bool):
     """The teacher's hidden states at `layer` (batch, tokens, hidden) fp32, and each text's token character spans."""
-    if teacher_tokenizer.pad_token_id is None:
+    if teacher_tokenizer.pad_token_id is None:  # padding needs a token: set on a copy, the caller's stays as it was
+        teacher_tokenizer = copy.deepcopy(teacher_tokenizer)
         teacher_tokenizer.pad_token = teacher_tokenizer.eos_token
-    teacher_tokenizer.padding_side = "right"  # positions as when each text is read alone
     enc = teacher_tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, padding=True,
-                            return_tensors="pt")
+                            padding_side="right", return_tensors="pt")  # positions as when each text is read alone
     spans = [[(int(a), int(b)) for (a, b), m in zip(offsets, mask) if m] for offsets, mask in
              zip(enc["offset_mapping"], enc["attention_mask"])]
     backbone = getattr(teacher_lm, teacher_lm.base_model_prefix)

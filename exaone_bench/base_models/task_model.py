@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from exaone_bench.base_models.embeddings import contextual, mapped
-from exaone_bench.base_models.load import load_model
+from exaone_bench.base_models.load import cached_config, load_model
 from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
 from exaone_bench.config.setup import Setup, TrainingSetup
 from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.paths import data_dir
+from exaone_bench.core.validate import SpecError
 from exaone_bench.data.batches import encode
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.classification import classification_metrics
@@ -33,6 +34,18 @@ from exaone_bench.training.feature_match import FeatureMatch, targets
 from exaone_bench.training.loop import predict, train
 
 HEAD = "head.safetensors"
+
+
+def check_embedding_layer(setup: Setup, teacher_config=None) -> None:
+    """`task_model.embedding_layer` must name one of the teacher's layers (its count: the final norm's input); checked
+    before anything is built when the teacher's config is on disk (`teacher_config`: the loaded teacher's)."""
+    teacher, task = setup.training.teacher, setup.task_model
+    if setup.original != "task" or teacher is None or task.embeddings != "teacher_context":
+        return
+    config = teacher_config or cached_config(teacher.source)
+    if config is not None and task.embedding_layer > config.num_hidden_layers:
+        raise SpecError(f"{setup.path or 'setup'}: task_model.embedding_layer: {task.embedding_layer}, but the teacher "
+                        f"{teacher.source} has {config.num_hidden_layers} layers (0 to {config.num_hidden_layers})")
 
 
 def base_identity(source: str) -> str:
@@ -117,14 +130,13 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
 
 def _teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: bool, say: Callable[[str], None]) -> None:
     """Replace the student's input embedding rows with the teacher's (base_models/embeddings.py), in place."""
-    teacher_lm, teacher_tokenizer, src = load_model(setup.training.teacher.source)
+    teacher_lm, teacher_tokenizer, _ = load_model(setup.training.teacher.source)
     table = causal_lm.get_input_embeddings().weight
     if setup.task_model.embeddings == "teacher":
         table.data = mapped(tokenizer, table.data, teacher_tokenizer, teacher_lm.get_input_embeddings().weight.data)
         return
     layer = setup.task_model.embedding_layer
-    if layer > teacher_lm.config.num_hidden_layers:
-        raise ValueError(f"task_model.embedding_layer: {layer}, but {src.name} has {teacher_lm.config.num_hidden_layers} layers")
+    check_embedding_layer(setup, teacher_lm.config)
 
     def report(k: int, n: int) -> None:
         if k == n or k % 2560 == 0:

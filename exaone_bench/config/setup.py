@@ -206,6 +206,9 @@ class ZeroShotSetup(Schema):
     enabled: bool = True
     choices: list | None = None      # one label word per label id, in id order; None: the data's label names
     batch_size: int = 64
+    # each variant too, right after its cut (false: the baseline and the comparison models only; on a model whose
+    # forward passes are slow, each variant's costs what its fine-tune does)
+    variants: bool = True
 
     @field_validator("batch_size")
     @classmethod
@@ -256,6 +259,22 @@ class HarnessTask(Schema):
         return str(path.resolve())
 
 
+class LayerCurveSetup(Schema):
+    """The layer-removal curve (ShortGPT, Gromov et al.): held-out LM loss of the uncut LM with k layers removed, for
+    each k and each way of choosing them, measured once at the session's end (forward passes only)."""
+
+    counts: list[int] = Field(default_factory=lambda: [1, 2, 4, 8])  # k: how many layers each point removes
+    draws: int = Field(3, ge=1, le=100)   # random layer sets per k (seeded by data.seed)
+    texts: int = Field(200, ge=1)         # validation texts (the split's first N), as for lm_loss_texts
+
+    @field_validator("counts")
+    @classmethod
+    def _counts(cls, v):
+        if not v or any(k < 1 for k in v) or len(set(v)) != len(v):
+            raise ValueError(f"expected distinct layer counts >= 1, got {v}")
+        return sorted(v)
+
+
 class EvaluationSetup(Schema):
     batch_size: int = 128
     bootstrap: int = 1000            # resamples of seeds x test items for the delta CI
@@ -264,6 +283,7 @@ class EvaluationSetup(Schema):
     latency: LatencySetup = Field(default_factory=LatencySetup)
     zero_shot: ZeroShotSetup = Field(default_factory=ZeroShotSetup)
     lm_eval_tasks: list[HarnessTask] = Field(default_factory=list)  # zero-shot beside the split's
+    layer_curve: LayerCurveSetup | None = None  # at the session's end: LM loss against layers removed (None: off)
 
     @field_validator("batch_size", "bootstrap", "lm_loss_texts")
     @classmethod
@@ -360,6 +380,11 @@ class Setup(Schema):
     selection: SelectionSetup = Field(default_factory=SelectionSetup)
     compare: list[CompareSetup] = Field(default_factory=list)  # rows beside, not part of, the setup
     tracking_uri: str | None = None
+    # where this setup's experiment files lie and its reports go, relative to the project root: a study of another
+    # model keeps files of its own (experiments/smollm2/) and never overwrites the default's reports
+    experiments: str = "experiments"
+    reports: str = "reports"
+    beside: str | None = None        # another study's results.json, set beside this one in the report (report/beside.py)
     path: str = Field("", exclude=True)  # where it was read from; not part of what it says
 
     @field_validator("compare")
@@ -395,7 +420,10 @@ class Setup(Schema):
         is trained under: listing another one retrains nothing.
         """
         key = {**self.as_dict(), "loop": LOOP_VERSION}
-        key.pop("compare")
+        for where in ("compare", "experiments", "reports", "beside"):
+            key.pop(where)
+        key["evaluation"].pop("layer_curve")  # measured at the session's end, on the uncut LM: no cached result uses it
+        key["evaluation"]["zero_shot"].pop("variants")  # rows of the variants only: no cached result uses it
         for name, field in DataSetup.model_fields.items():  # a file's column names at their defaults: the hashes they had
             if name not in ("source", "seed") and key["data"][name] == field.default:
                 key["data"].pop(name)

@@ -200,12 +200,31 @@ class ReferenceResult(Result):
     seconds: float = 0.0
 
 
+@dataclass(kw_only=True)
+class LayerCurveResult(Result):
+    """The layer-removal curve of the uncut LM (`evaluation.layer_curve`, evaluation/layer_curve.py).
+
+    `points`: one {rule, k, draw, layers, loss} per model measured (block_influence, random draws, last);
+    `influence`: the block influence per layer that chose the first rule's layers.
+    """
+
+    name: str = "layer_curve"
+    stage: str = "layer_curve"
+    metrics: dict[str, float] = field(default_factory=dict)
+    setup_hash: str
+    base_loss: float                 # nats/token, no layer removed
+    texts: int                       # validation texts the loss is measured on
+    influence: list[float]
+    points: list[dict]
+    seconds: float
+
+
 def from_dict(doc: dict) -> Result:
     """The record a logged document holds, by its stage."""
     kind = {"floor": FloorResult, "baseline": BaselineResult, "reference": ReferenceResult,
-            "post_training": PostTrainingResult}.get(doc.get("stage"), VariantResult)
+            "post_training": PostTrainingResult, "layer_curve": LayerCurveResult}.get(doc.get("stage"), VariantResult)
     return kind.from_dict(doc)
 
 
-__all__ = ["BaselineResult", "DeltaInterval", "FloorResult", "Interval", "ModelResult", "PostTrainingResult", "Record",
+__all__ = ["BaselineResult", "DeltaInterval", "FloorResult", "Interval", "LayerCurveResult", "ModelResult", "PostTrainingResult", "Record",
            "ReferenceResult", "Result", "VariantResult", "from_dict"]

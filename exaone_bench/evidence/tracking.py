@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from exaone_bench.config.metrics import NAMES as METRICS
-from exaone_bench.evidence.records import ModelResult, PostTrainingResult, ReferenceResult, Result, VariantResult
+from exaone_bench.evidence.records import (LayerCurveResult, ModelResult, PostTrainingResult, ReferenceResult, Result,
+                                           VariantResult)
 from exaone_bench.evidence.records import from_dict as result_from_dict
 
 EXPERIMENT = "exaone-bench"
@@ -161,6 +162,9 @@ class Tracker:
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
         for seed, per in enumerate(per_seed):  # per-seed values as steps
             batch += [Metric(f"{m}_per_seed", float(per[m]), now, seed) for m in METRICS if m in per]
+        if isinstance(result, LayerCurveResult):  # each rule's LM loss with the layers removed as the step
+            batch += [Metric("lm_loss_no_layer_removed", result.base_loss, now, 0)]
+            batch += [Metric(f"lm_loss_removed_by_{p['rule']}", p["loss"], now, p["k"]) for p in result.points]
         self.client.log_batch(rid, metrics=batch)
         self._json_artifact(rid, "metrics.json", result.to_dict())
         if isinstance(result, VariantResult):
@@ -278,6 +282,7 @@ class Tracker:
             raise ValueError(f"no session of setup {setup_hash} in {self.uri} has a baseline (each failed or was "
                              "interrupted before it): run the suite again")
         merged["baseline"] = bases[-1]
+        merged["layer_curve"] = next((d["layer_curve"] for d in reversed(docs) if d["layer_curve"] is not None), None)
         return merged
 
     def read_result(self, run_id: str) -> Result:
@@ -300,7 +305,7 @@ class Tracker:
         doc = {"run_id": parent_id, "run_name": parent.info.run_name, "setup": setup,
                "setup_hash": parent.data.tags.get("setup_hash", ""),
                "tags": dict(parent.data.tags), "baseline": None, "references": [], "variants": [], "post_training": [],
-               "failed": []}
+               "layer_curve": None, "failed": []}
         for run in children:
             stage = run.data.tags.get("experiment_stage")
             if run.info.status == "FAILED":
@@ -316,6 +321,8 @@ class Tracker:
                 doc["variants"].append(result)
             elif stage == "post_training":  # rows of their own: never candidates for the best compressed model
                 doc["post_training"].append(result)
+            elif stage == "layer_curve":
+                doc["layer_curve"] = result
         doc["variants"].sort(key=lambda r: r.name)
         doc["post_training"].sort(key=lambda r: r.name)
         doc["references"].sort(key=lambda r: r.name)

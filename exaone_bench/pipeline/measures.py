@@ -71,9 +71,15 @@ class Measures:
         except ValueError as e:
             raise SpecError(f"{self.setup.path}: evaluation.zero_shot.choices: {e}") from e
 
-    def lm_loss(self, causal_lm, tokenizer) -> float:
-        """Held-out LM loss on the first `evaluation.lm_loss_texts` validation reviews: structural damage."""
-        return lm_loss_on_texts(causal_lm, tokenizer, self.split.texts["validation"][: self.setup.evaluation.lm_loss_texts])
+    def lm_loss(self, causal_lm, tokenizer, texts: int | None = None) -> float:
+        """Held-out LM loss on the first `texts` (default `evaluation.lm_loss_texts`) validation reviews: structural
+        damage."""
+        texts = texts or self.setup.evaluation.lm_loss_texts
+        return lm_loss_on_texts(causal_lm, tokenizer, self.split.texts["validation"][:texts])
+
+    def zero_shot_of_variant(self, causal_lm, tokenizer) -> dict[str, float]:
+        """`zero_shot` of a variant right after its cut; empty when `evaluation.zero_shot.variants` is off."""
+        return self.zero_shot(causal_lm, tokenizer) if self.setup.evaluation.zero_shot.variants else {}
 
     def zero_shot(self, causal_lm, tokenizer, threads: int | None = None) -> dict[str, float]:
         """Training-free, through lm-evaluation-harness: the label words' zero-shot accuracy on the test

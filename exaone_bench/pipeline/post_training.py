@@ -71,7 +71,7 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     source_lm_loss = measures.lm_loss(causal_lm, tokenizer)
     lm = copy.deepcopy(causal_lm)
     post_training.apply(lm, copy.deepcopy(variant.post_training), calib, f"{name}.post_training")
-    lm_loss, zero_shot = measures.lm_loss(lm, tokenizer), measures.zero_shot(lm, tokenizer)
+    lm_loss, zero_shot = measures.lm_loss(lm, tokenizer), measures.zero_shot_of_variant(lm, tokenizer)
     del lm
 
     test = encode(tokenizer, split.texts["test"], split.labels["test"], s.training.max_length)

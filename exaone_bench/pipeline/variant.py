@@ -56,7 +56,7 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     tokenizer = calib.tokenizer
     t_compress = time.perf_counter() - t_load
     lm_loss = measures.lm_loss(causal_lm, tokenizer)
-    zero_shot_before = measures.zero_shot(causal_lm, tokenizer)
+    zero_shot_before = measures.zero_shot_of_variant(causal_lm, tokenizer)
     head = cut_head(head, removed) if head is not None else None
     before = measures.before_recovery(causal_lm, tokenizer, head)
     fingerprint = model_fingerprint(causal_lm, tokenizer, s.hash)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from exaone_bench.compression.registry import STRATEGIES
 from exaone_bench.evidence.records import VariantResult
-from exaone_bench.report import bytes_frontier, specialisation
+from exaone_bench.report import bytes_frontier, layer_curve, specialisation
 
 
 def _annotate(ax, pts: list[tuple[float, float, str]]) -> None:
@@ -69,7 +69,7 @@ def _plots(doc: dict, out: Path) -> list[str]:
         ax.set_xticks(range(len(scores)))
         ax.legend(fontsize=7)
         save(fig, "importance_vs_removed.png")
-    for extra in (specialisation.chart(doc, out), bytes_frontier.chart(doc, out)):
+    for extra in (specialisation.chart(doc, out), bytes_frontier.chart(doc, out), layer_curve.chart(doc, out)):
         if extra:
             names.append(extra)
     return names

@@ -11,7 +11,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from exaone_bench.config.verdict import VERDICT_TEXT, Expectation
-from exaone_bench.report import bytes_frontier, specialisation
+from exaone_bench.report import beside, bytes_frontier, layer_curve, specialisation
 from exaone_bench.report.best_model import identical_models, justification, selection
 from exaone_bench.report.plots import _plots
 from exaone_bench.report.specialisation import CHART, label
@@ -139,7 +139,9 @@ def render(doc: dict, out: Path) -> Path:
                   "chose the layers another variant names), so each group is one model, trained once.", ""] + same + [""]
     lines += [f"- `{failed['name']}` crashed: `{reason(failed)}`" for failed in doc.get("failed", [])]
     if images:
-        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images if i not in (CHART, bytes_frontier.CHART)] + [""]
+        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images
+                                     if i not in (CHART, bytes_frontier.CHART, layer_curve.CHART)] + [""]
+    lines += layer_curve.section(doc) + beside.section(doc)
     answer = specialisation.paragraph(doc)
     if answer:
         lines += ["## Size versus specialisation", "", "Did a smaller fine-tuned model beat a larger one used zero-shot?", ""]

@@ -134,9 +134,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix not in (".yaml", ".yml") or file_path.parent.name != "experiments":
+    """An experiment file is a YAML file in the setup's `experiments` directory (experiments/ by default): another
+    model's study (experiments/smollm2/) runs under its own setup and never under the default's."""
+    if file_path.suffix not in (".yaml", ".yml") or file_path.name == "setup.yaml" or session_key not in parent.config.stash:
         return None
-    if file_path.name == "setup.yaml" or session_key not in parent.config.stash:
+    setup = parent.config.stash[session_key].setup
+    if file_path.parent.resolve() != (Path(parent.config.rootpath) / setup.experiments).resolve():
         return None
     # A broken experiment file is a collection error naming file, variant and key; the other
     # files must still run. Only suites get this: a unit-test run keeps pytest's default.

@@ -18,6 +18,7 @@ def check(setup, rootdir: Path) -> None:
     """Raise SpecError on the first unusable location of `setup` (run from `rootdir`)."""
     from exaone_bench.base_models.load import resolve
     from exaone_bench.base_models.source import SourceError
+    from exaone_bench.base_models.task_model import check_embedding_layer
     from exaone_bench.core.paths import data_dir
     from exaone_bench.data.source import ROTTEN_TOMATOES
     from exaone_bench.evidence.tracking import tracking_uri
@@ -39,7 +40,11 @@ def check(setup, rootdir: Path) -> None:
             resolve(source, build=False)
         except SourceError as e:
             raise SpecError(f"{where}: {key}: {e}") from e
-    writable(Path(rootdir) / "reports", f"{where}: the reports directory")
+    check_embedding_layer(setup)
+    if not (Path(rootdir) / setup.experiments).is_dir():
+        raise SpecError(f"{where}: experiments: '{setup.experiments}' is not a directory under {rootdir} (the directory of "
+                        "this setup's experiment files)")
+    writable(Path(rootdir) / setup.reports, f"{where}: reports ('{setup.reports}', the reports directory)")
     writable(data_dir(), "EXAONE_BENCH_DATA (the data and cache directory)" if os.environ.get("EXAONE_BENCH_DATA")
              else f"{where}: the data directory")
     uri = tracking_uri(setup.tracking_uri, rootdir)

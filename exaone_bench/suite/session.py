@@ -16,9 +16,11 @@ from exaone_bench.core.validate import one_line
 from exaone_bench.evidence.records import (
     BaselineResult,
     FloorResult,
+    LayerCurveResult,
     ReferenceResult,
     VariantResult,
 )
+from exaone_bench.report import beside
 from exaone_bench.report.render import publish
 from exaone_bench.suite.order import read_durations, record_durations
 
@@ -57,6 +59,7 @@ class BenchSession:
     gpus: list[str] | None = None  # at the controller: each xdist worker's GPU (devices.plan), or None
     _display: object = None  # at the controller: progress.LiveDisplay
     baseline: BaselineResult | None = None  # as the session's end read it (None: no item finished, or it failed)
+    curve: LayerCurveResult | None = None  # evaluation.layer_curve, measured at the session's end
     end_failed: str = ""  # the one line of an error that stopped the session's end
 
     def base_config(self):
@@ -142,7 +145,7 @@ class BenchSession:
 
     @property
     def reports_dir(self) -> Path:
-        return self.rootdir / "reports"
+        return self.rootdir / self.setup.reports
 
     # -- MLflow ------------------------------------------------------------------------------
     @property
@@ -224,6 +227,12 @@ class BenchSession:
                 references = end_of_run.comparison_rows(self.setup, self.runner.fitter, self.runner.measures, say)
                 for row in references:
                     self.tracker.log_result(row, self._tags)
+                if not interrupted:  # minutes of forward passes: an interrupted session ends now
+                    curve = end_of_run.layer_curve(self.setup, self.runner.load_base, self.runner.measures,
+                                                   self.runner.split.texts["train"], say)
+                    if curve is not None:
+                        self.tracker.log_result(curve, self._tags)
+                        self.curve = curve
             if interrupted:  # the report says so: its rows are the items that finished
                 self.tracker.client.set_tag(self.tracker.parent_id, INCOMPLETE, "interrupted")
             self._flush()
@@ -273,14 +282,14 @@ class BenchSession:
                "baseline": baseline.to_dict() if baseline is not None else None, "references": [r.to_dict() for r in references],
                "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage != "post_training"],
                "post_training": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage == "post_training"],
-               "failed": self.failures}
+               "layer_curve": self.curve.to_dict() if self.curve is not None else None, "failed": self.failures}
         path = self.reports_dir / "latest" / "results.json"
         atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
         return path
 
     def write_report(self) -> Path:
         """Rendered from what MLflow holds, exactly as `exaone-bench report` does later."""
-        doc = self.tracker.read_session(self.tracker.parent_id)
+        doc = beside.attach(self.tracker.read_session(self.tracker.parent_id), self.rootdir)
         run_dir = publish(doc, self.reports_dir, self.stamp)
         for f in sorted(run_dir.iterdir()):
             self.tracker.client.log_artifact(self.tracker.parent_id, str(f), "report")
