@@ -42,7 +42,7 @@ def dropped_layer_rows(doc: dict) -> list:
         if len(r.removed) != 1 or r.removed[0]["strategy"] != "drop_layers":
             continue
         spec = r.compression["drop_layers"]
-        rule = spec["by"].replace("_", " ") if isinstance(spec, dict) else "listed"
+        rule = spec["by"].replace("_", " ") if isinstance(spec, dict) else f"listed ({r.variant_id})"  # one series each
         rows.append((len(r.removed[0]["removed"]["layers"]), rule, r))
     return sorted(rows, key=lambda x: (x[0], x[1]))
 
