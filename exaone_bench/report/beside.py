@@ -16,7 +16,7 @@ from statistics import mean
 from tabulate import tabulate
 
 from exaone_bench.compression.registry import words
-from exaone_bench.evidence.records import VariantResult, from_dict
+from exaone_bench.evidence.records import BaselineResult, VariantResult, from_dict
 
 CAN_GO = -0.02  # a cut within two points of accuracy of its recovered baseline "can go"
 
@@ -31,7 +31,7 @@ def attach(doc: dict, root: Path, where: str | None = None) -> dict:
     if not path.is_file():
         return {**doc, "beside": {"path": where, "doc": None}}
     raw = json.loads(path.read_text())
-    other = {"setup": raw["setup"], "baseline": raw["baseline"],
+    other = {"setup": raw["setup"], "baseline": BaselineResult.from_dict(raw["baseline"]),
              "variants": [from_dict(v) for v in raw["variants"]]}
     return {**doc, "beside": {"path": where, "doc": other}}
 
@@ -66,36 +66,34 @@ def section(doc: dict) -> list[str]:
     beside = doc.get("beside")
     if not beside:
         return []
-    lines = ["## Beside another study", ""]
     other = beside["doc"]
     if other is None:
-        return lines + [f"The setup names `{beside['path']}` to set beside this study, and it is not there: run that "
+        return ["## Beside another study", "", f"The setup names `{beside['path']}` to set beside this study, and it is not there: run that "
                         "study first (for the default exaone-tiny study, `make train`).", ""]
-    here_name, there_name = _name(doc), _name(other)
     mine, theirs = single_factor(doc["variants"]), single_factor(other["variants"])
-    rows, agree, differ = [], [], []
+    rows, depths, agree, differ = [], [], [], []
     for strategy in sorted(set(mine) & set(theirs)):
         a, b = (max(rs, key=lambda r: r.deltas["accuracy"]) for rs in (mine[strategy], theirs[strategy]))
         here, there = a.deltas["accuracy"] >= CAN_GO, b.deltas["accuracy"] >= CAN_GO
         same = here == there
         if strategy == "drop_layers":
-            n_here = doc["baseline"].params["number_of_layers"]
-            n_there = other["baseline"]["params"]["number_of_layers"]
+            n_here, n_there = (d["baseline"].params["number_of_layers"] for d in (doc, other))
             a_worst, b_worst = (min(rs, key=lambda r: r.deltas["accuracy"]) for rs in (mine[strategy], theirs[strategy]))
             where = (depth(a, n_here), depth(b, n_there), depth(a_worst, n_here), depth(b_worst, n_there))
             same = same and where[0] == where[1] and where[2] == where[3]
-            lines += [f"drop_layers: the cheapest cut removes {where[0]} layers here and {where[1]} layers there; the "
+            depths += [f"drop_layers: the cheapest cut removes {where[0]} layers here and {where[1]} layers there; the "
                       f"costliest removes {where[2]} layers here ({a_worst.deltas['accuracy']:+.3f}) and {where[3]} "
                       f"there ({b_worst.deltas['accuracy']:+.3f}).", ""]
         rows.append([strategy, _cut(a), _cut(b), "yes" if here else "no", "yes" if there else "no",
                      "agree" if same else "differ"])
         (agree if same else differ).append(strategy)
     only = sorted(set(mine) ^ set(theirs))
-    lines[2:2] = [f"This study: {here_name}. Beside it: {there_name}, from `{beside['path']}`. Per strategy both ran, "
-                  f"each study's cheapest single-factor cut after recovery, and whether a cut stays within "
-                  f"{-CAN_GO:.2f} of accuracy of its baseline (\"can go\").", "",
-                  tabulate(rows, headers=["strategy", "cheapest here", "cheapest there", "can go here", "can go there",
-                                          ""], tablefmt="github", disable_numparse=True), ""]
+    lines = ["## Beside another study", "",
+             f"This study: {_name(doc)}. Beside it: {_name(other)}, from `{beside['path']}`. Per strategy both ran, "
+             f"each study's cheapest single-factor cut after recovery, and whether a cut stays within "
+             f"{-CAN_GO:.2f} of accuracy of its baseline (\"can go\").", "",
+             tabulate(rows, headers=["strategy", "cheapest here", "cheapest there", "can go here", "can go there", ""],
+                      tablefmt="github", disable_numparse=True), "", *depths]
     lines += [f"Agree: {', '.join(agree) or 'none'}. Differ: {', '.join(differ) or 'none'}."
               + (f" Run by one study only: {', '.join(only)}." if only else ""), ""]
     return lines

@@ -12,6 +12,8 @@ from statistics import mean, pstdev
 
 from tabulate import tabulate
 
+from exaone_bench.report.beside import single_factor
+
 CHART = "layer_removal_curve.png"
 WORDS = {"block_influence": "lowest block influence", "random": "random", "last": "the last k"}  # evaluation.layer_curve.RULES
 
@@ -24,23 +26,22 @@ def by_rule(curve) -> dict[int, dict[str, list[float]]]:
     return dict(sorted(out.items()))
 
 
+def in_order(losses: dict[str, list[float]]) -> bool:
+    """At one k: block influence < the random draws' mean < last k."""
+    m = {rule: mean(v) for rule, v in losses.items()}
+    return m["block_influence"] < m["random"] < m["last"]
+
+
 def ordering(curve) -> tuple[list[int], list[int]]:
     """(the k >= 2 where block influence < random mean < last k holds, those where it does not)."""
-    holds, fails = [], []
-    for k, losses in by_rule(curve).items():
-        if k < 2:
-            continue
-        m = {rule: mean(v) for rule, v in losses.items()}
-        (holds if m["block_influence"] < m["random"] < m["last"] else fails).append(k)
-    return holds, fails
+    at = {k: in_order(losses) for k, losses in by_rule(curve).items() if k >= 2}
+    return [k for k, ok in at.items() if ok], [k for k, ok in at.items() if not ok]
 
 
 def dropped_layer_rows(doc: dict) -> list:
     """The run's single-factor drop_layers variants: (k, rule in words, variant)."""
     rows = []
-    for r in doc["variants"]:
-        if len(r.removed) != 1 or r.removed[0]["strategy"] != "drop_layers":
-            continue
+    for r in single_factor(doc["variants"]).get("drop_layers", []):
         spec = r.compression["drop_layers"]
         rule = spec["by"].replace("_", " ") if isinstance(spec, dict) else f"listed ({r.variant_id})"  # one series each
         rows.append((len(r.removed[0]["removed"]["layers"]), rule, r))
@@ -52,12 +53,10 @@ def section(doc: dict) -> list[str]:
     curve = doc.get("layer_curve")
     if curve is None:
         return []
-    draws = max(len(v["random"]) for v in by_rule(curve).values())
-    rows = []
-    for k, losses in by_rule(curve).items():
-        m = {rule: mean(v) for rule, v in losses.items()}
-        rows.append([k, f"{m['block_influence']:.2f}", f"{m['random']:.2f} ± {pstdev(losses['random']):.2f}",
-                     f"{m['last']:.2f}", "yes" if m["block_influence"] < m["random"] < m["last"] else "no"])
+    curves = by_rule(curve)
+    draws = max(len(v["random"]) for v in curves.values())
+    rows = [[k, f"{mean(losses['block_influence']):.2f}", f"{mean(losses['random']):.2f} ± {pstdev(losses['random']):.2f}",
+             f"{mean(losses['last']):.2f}", "yes" if in_order(losses) else "no"] for k, losses in curves.items()]
     holds, fails = ordering(curve)
     lines = ["## Layer-removal curve", "",
              f"Held-out LM loss (nats/token, the first {curve.texts} validation texts) of the uncut model with k layers "
