@@ -49,14 +49,12 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
 
 
-def test_compress_writes_a_stock_checkpoint_and_replays(tmp_path):
+def test_compress_writes_a_stock_checkpoint_and_replays(tmp_path, micro_reference, data_root):
     import torch
     import yaml
     from transformers import AutoModelForCausalLM
 
-    root = tmp_path / "data"
-    assert run_cli("reference", "--micro", env_root=root).returncode == 0
-    micro = root / "models" / "exaone-micro"
+    root, micro = data_root, micro_reference  # `reference --micro` as its own test above built: read back here
     variant = tmp_path / "heads.yaml"
     variant.write_text("id: one-query-per-group\ncompression:\n  prune_heads: {query_heads_per_group: 1}\n")
     out = run_cli("compress", "--model", str(micro), "--config", str(variant), "--out", str(tmp_path / "v"),
@@ -78,13 +76,11 @@ def test_compress_writes_a_stock_checkpoint_and_replays(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_compress_bad_variant_names_file_and_key(tmp_path):
-    root = tmp_path / "data"
-    assert run_cli("reference", "--micro", env_root=root).returncode == 0
+def test_compress_bad_variant_names_file_and_key(tmp_path, micro_reference, data_root):
     variant = tmp_path / "bad.yaml"
     variant.write_text("compression:\n  reduce_mlp: {ratio: 1.5}\n")
-    out = run_cli("compress", "--model", str(root / "models" / "exaone-micro"), "--config", str(variant),
-                  "--out", str(tmp_path / "v"), env_root=root)
+    out = run_cli("compress", "--model", str(micro_reference), "--config", str(variant),
+                  "--out", str(tmp_path / "v"), env_root=data_root)
     assert out.returncode == 2
     assert f"{variant}.reduce_mlp.ratio: expected a ratio in (0, 1), got 1.5" in out.stderr
     assert not (tmp_path / "v").exists()

@@ -114,7 +114,8 @@ def test_reduce_hidden_dim_cuts_the_task_head_with_the_backbone(tiny_exaone):
     assert torch.equal(cut_head(head, [{"strategy": "drop_layers", "removed": {"layers": [0]}}]), head)
 
 
-def test_a_suite_cut_from_the_task_model_is_read_before_and_after_recovery(pytester, micro_reference):
+def test_a_suite_cut_from_the_task_model_is_read_before_and_after_recovery(pytester, micro_reference, micro_task):
+    # micro_task: the same teacher and task model, built in this worker's data directory: the suite reads them back
     pytester.makefile(".yaml", **{"experiments/setup": TASK_SETUP.format(model=micro_reference),
                                   "experiments/drop_layers": DROP})
     out = pytester.runpytest_subprocess("experiments", "-p", "no:cacheprovider")
@@ -137,7 +138,7 @@ def test_a_suite_cut_from_the_task_model_is_read_before_and_after_recovery(pytes
 
 def test_a_before_recovery_bound_needs_a_task_original(pytester, micro_reference):
     pytester.makefile(".yaml", **{"experiments/setup": f"model: {micro_reference}\n", "experiments/drop_layers": DROP})
-    out = pytester.runpytest_subprocess("experiments", "--collect-only", "-q", "-p", "no:cacheprovider")
+    out = pytester.runpytest_inprocess("experiments", "--collect-only", "-q", "-p", "no:cacheprovider")
     out.stdout.re_match_lines([r".*drop_layers\.yaml\[last1\]\.expect\.before_recovery: bounds the task model's head "
                                r"right after the cut, but .* \(original: pretrained\).*"])
 

@@ -54,13 +54,13 @@ def results(pytester):
 
 def test_collection_ids_and_k_selection(suite, data_root):
     (data_root / "cache" / "durations.json").unlink(missing_ok=True)  # no run timed yet: collection order
-    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out = suite.runpytest_inprocess("experiments", "--collect-only", "-q")
     out.stdout.fnmatch_lines(["experiments/drop_layers.yaml::drop_layers[[]last1[]]",
                               "experiments/drop_layers.yaml::drop_layers[[]impossible[]]",
                               "experiments/reduce_mlp.yaml::reduce_mlp[[]half[]]", "3 tests collected*"])
-    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q", "-k", "last1")
+    out = suite.runpytest_inprocess("experiments", "--collect-only", "-q", "-k", "last1")
     out.stdout.fnmatch_lines(["*drop_layers[[]last1[]]", "1/3 tests collected (2 deselected)*"])
-    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q", "-m", "reduce_mlp")
+    out = suite.runpytest_inprocess("experiments", "--collect-only", "-q", "-m", "reduce_mlp")
     out.stdout.fnmatch_lines(["*reduce_mlp[[]half[]]", "1/3 tests collected (2 deselected)*"])
 
 
@@ -97,7 +97,7 @@ def test_pass_fail_and_readable_message(suite, data_root, monkeypatch):
 def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_reference, data_root):
     """-n 2 on a fresh setup hash: the workers share the baseline's seeds, each built once; a serial run
     then reads that baseline back (nothing trained again) and trains the variants to the same numbers."""
-    setup = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 3")  # a fresh setup hash
+    setup = MICRO_SETUP.format(model=micro_reference).replace("warmup_steps: 1", "warmup_steps: 2")  # a fresh setup hash
     suite.makefile(".yaml", **{"experiments/setup": setup})
     parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
     parallel.assert_outcomes(passed=2)
@@ -111,8 +111,8 @@ def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_re
     seed_hash = load_setup(suite.path / "experiments" / "setup.yaml").seed_hash
     log = data_root / "cache" / "baselines" / f"seeds-{seed_hash}" / "build.log"
     lines = log.read_text().splitlines()
-    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == [0, 1, 2]  # every seed, each once
-    assert len(first["baseline"]["per_seed"]) == 3
+    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == [0, 1]  # every seed, each once
+    assert len(first["baseline"]["per_seed"]) == 2
     serial = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-p", "no:cacheprovider")
     serial.assert_outcomes(passed=2)
     serial.stdout.fnmatch_lines(["exaone-bench: this setup resolves deltas of about accuracy ±0.*, precision ±0.* (its "
@@ -129,7 +129,7 @@ def test_variants_run_longest_first_by_their_last_durations(suite, data_root):
     path.write_text(json.dumps({"experiments/drop_layers.yaml::drop_layers[last1]": 5.0,
                                 "experiments/reduce_mlp.yaml::reduce_mlp[half]": 40.0}))
     try:
-        out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+        out = suite.runpytest_inprocess("experiments", "--collect-only", "-q")
     finally:
         path.unlink()
     # never timed first, then the longest
@@ -142,13 +142,13 @@ def test_a_first_run_orders_by_the_durations_shipped_beside_the_setup(suite, dat
     (suite.path / "experiments" / "durations.json").write_text(json.dumps({
         "experiments/drop_layers.yaml::drop_layers[last1]": 10.0, "experiments/drop_layers.yaml::drop_layers[impossible]": 20.0,
         "experiments/reduce_mlp.yaml::reduce_mlp[half]": 30.0}))
-    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out = suite.runpytest_inprocess("experiments", "--collect-only", "-q")
     out.stdout.fnmatch_lines(["*reduce_mlp[[]half[]]", "*drop_layers[[]impossible[]]", "*drop_layers[[]last1[]]"])
     path = data_root / "cache" / "durations.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"experiments/drop_layers.yaml::drop_layers[last1]": 50.0}))
     try:
-        out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+        out = suite.runpytest_inprocess("experiments", "--collect-only", "-q")
     finally:
         path.unlink()
     out.stdout.fnmatch_lines(["*drop_layers[[]last1[]]", "*reduce_mlp[[]half[]]", "*drop_layers[[]impossible[]]"])
@@ -243,7 +243,7 @@ def test_bad_variant_spec_fails_at_collection_with_file_variant_and_key(suite):
     """Checked against the base model's config at collection: no item of that file runs."""
     suite.makefile(".yaml", **{"experiments/prune_heads": BROKEN,
                                "experiments/drop_layers": DROP.replace("drop_layers: [1]", "drop_layers: [7]")})
-    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out = suite.runpytest_inprocess("experiments", "--collect-only", "-q")
     out.stdout.re_match_lines([r".*drop_layers\.yaml\[last1\]\.compression\.drop_layers: 7 is out of range \[0, 1\]",
                                r".*prune_heads\.yaml\[typo\]\.compression\.prune_heads: unknown key\(s\) \['kv_head'\]"])
     out.stdout.fnmatch_lines(["*1 test collected, 2 errors*"])
@@ -256,7 +256,7 @@ def test_bad_post_training_files_fail_at_collection_naming_file_and_key(suite):
         "experiments/quantize": POST.replace("int8: {}", "int3: {}").replace("stage: post_training\n", "stage: post_training\n"),
         "experiments/sparsify": POST.replace("targets:", "on:"),
         "experiments/requantize": POST.replace("wanda: {sparsity: 0.5}", "int4: {group_size: 16}")})
-    out = suite.runpytest_subprocess("experiments", "--collect-only", "-q")
+    out = suite.runpytest_inprocess("experiments", "--collect-only", "-q")
     out.stdout.re_match_lines([
         r".*post_training\.yaml\.targets: drop_layers\.yaml has no variant 'nope' \(it has \['impossible', 'last1'\]\)",
         r".*quantize\.yaml\[int8\]\.post_training: unknown transform 'int3'; choose one of \[.*'int4', 'int8'.*\]",
@@ -317,7 +317,7 @@ def test_post_training_rows_transform_the_kept_classifiers(suite, data_root):
 
 def test_bad_setup_is_a_usage_error(pytester, micro_reference):
     pytester.makefile(".yaml", **{"experiments/setup": "model: x\ntraining: {steps: -3}\n", "experiments/drop_layers": DROP})
-    out = pytester.runpytest_subprocess("experiments", "--collect-only")
+    out = pytester.runpytest_inprocess("experiments", "--collect-only")
     assert out.ret == pytest.ExitCode.USAGE_ERROR
     out.stderr.fnmatch_lines(["*experiments/setup.yaml.training.steps: expected a positive int, got -3*"])
 
@@ -448,7 +448,7 @@ def test_a_study_of_its_own_collects_its_files_writes_its_reports_and_measures_t
     assert "## Layer-removal curve" in readme and "| `drop_layers[last1]` |" in readme
     assert (pytester.path / "reports" / "micro" / "latest" / "layer_removal_curve.png").is_file()
     # the default setup still collects its own files only
-    out = pytester.runpytest_subprocess("experiments", "studies", "--collect-only", "-q")
+    out = pytester.runpytest_inprocess("experiments", "studies", "--collect-only", "-q")
     out.stdout.fnmatch_lines(["experiments/reduce_mlp.yaml::reduce_mlp[[]half[]]", "1 test collected*"])
     from exaone_bench.cli import main
 

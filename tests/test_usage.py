@@ -65,7 +65,7 @@ def test_outputs_that_cannot_be_written_are_named(tmp_path, monkeypatch):
 def test_a_missing_data_source_is_one_usage_error_before_anything_runs(pytester, micro_reference):
     pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference) + "data: {source: gone.csv}\n",
                                   "experiments/drop_layers": DROP})
-    out = pytester.runpytest_subprocess("experiments")
+    out = pytester.runpytest_inprocess("experiments")
     assert out.ret == pytest.ExitCode.USAGE_ERROR
     text = "\n".join(out.errlines + out.outlines)
     assert "setup.yaml: data.source: 'gone.csv' does not exist" in text and "Traceback" not in text
@@ -101,6 +101,24 @@ def test_runs_started_in_the_same_second_get_their_own_report_directories(tmp_pa
 
     first, second = BenchSession(Setup(), tmp_path, started=1e9), BenchSession(Setup(), tmp_path, started=1e9)
     assert first.stamp != second.stamp and first.stamp[:15] == second.stamp[:15]
+
+
+def test_a_pool_worker_the_exit_handler_cannot_see_is_stopped_after_an_interrupt():
+    """The race the SIGINT test once hung on: a pool whose worker started but was never registered for the
+    interpreter's exit handler (the interrupt landed inside `Thread.start`). The session's end wakes it."""
+    from concurrent.futures import ThreadPoolExecutor, thread
+
+    from exaone_bench.suite.plugin import _stop_thread_pools
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="orphan")
+    pool.submit(lambda: None).result()
+    (worker,) = pool._threads
+    del thread._threads_queues[worker]  # what the interrupted start leaves: the exit handler never wakes it
+    time.sleep(0.1)
+    assert worker.is_alive()  # idle, blocked on its queue
+    _stop_thread_pools()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
 
 
 def test_sigint_leaves_no_running_run_an_incomplete_report_and_no_half_written_cache(pytester, micro_reference,

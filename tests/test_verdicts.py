@@ -70,3 +70,29 @@ def test_a_bound_nearer_to_zero_than_the_floor_is_named_end_by_end():
     assert e.inside(0.02) == ["min_delta -0.010"]
     assert e.inside(0.06) == ["min_delta -0.010", "max_delta +0.050"]
     assert Expectation("accuracy", min_delta=-0.03).inside(0.02) == []
+
+
+def _wrong_first(n_wrong: list[int], items: int = 2000):
+    """(seeds, items) predictions of a two-class task whose labels are all 0: seed s gets its first n_wrong[s] wrong."""
+    import numpy as np
+
+    preds = np.zeros((len(n_wrong), items), dtype=int)
+    for s, n in enumerate(n_wrong):
+        preds[s, :n] = 1
+    return np.zeros(items, dtype=int), preds
+
+
+def test_seeds_are_paired_so_a_shared_seed_effect_cancels_in_the_delta():
+    from exaone_bench.evaluation.intervals import delta_ci, noise_floor
+
+    # The baseline's seeds differ by 20 points; the variant loses 2 more points under each seed.
+    labels, base = _wrong_first([200, 600])
+    _, variant = _wrong_first([240, 640])
+    paired = delta_ci(labels, variant, base, 400, 0.95)["accuracy"]
+    assert -0.03 < paired["ci_low"] < paired["ci_high"] < -0.01 and paired["distinguishable"]
+    unpaired = delta_ci(labels, variant, base, 400, 0.95, paired=False)["accuracy"]
+    assert unpaired["ci_low"] < -0.15 and unpaired["ci_high"] > 0.15 and not unpaired["distinguishable"]
+    # The floor is the unpaired width of the baseline against itself: what a variant diverging as far as a seed gets.
+    assert noise_floor(labels, base, 400, 0.95)["accuracy"] > 0.15
+    with pytest.raises(ValueError, match="paired seeds need as many on each side, not 1 and 2"):
+        delta_ci(labels, variant[:1], base, 10, 0.95)

@@ -40,7 +40,7 @@ def check_embedding_layer(setup: Setup, teacher_config=None) -> None:
     """`task_model.embedding_layer` must name one of the teacher's layers (its count: the final norm's input); checked
     before anything is built when the teacher's config is on disk (`teacher_config`: the loaded teacher's)."""
     teacher, task = setup.training.teacher, setup.task_model
-    if setup.original != "task" or teacher is None or task.embeddings != "teacher_context":
+    if not setup.reads_teacher_layer:
         return
     config = teacher_config or cached_config(teacher.source)
     if config is not None and task.embedding_layer > config.num_hidden_layers:

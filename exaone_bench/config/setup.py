@@ -444,6 +444,12 @@ class Setup(Schema):
         return _hash(self.cache_key())
 
     @property
+    def reads_teacher_layer(self) -> bool:
+        """Whether the task model's input embeddings are the teacher's states at `task_model.embedding_layer`."""
+        return self.original == "task" and self.training.teacher is not None and \
+            self.task_model.embeddings == "teacher_context"
+
+    @property
     def seed_hash(self) -> str:
         """The hash of what one seed's run depends on: the setup without the seed count.
 

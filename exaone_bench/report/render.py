@@ -34,8 +34,11 @@ def resolution(doc: dict) -> list[str]:
     return ["## What this setup can resolve", "",
             f"Seed-noise floor of a delta (95% CI half-width of the baseline against itself, its {t['seeds']} seeds "
             "drawn independently on each side, the test items shared): "
-            + ", ".join(f"{m} ±{v:.3f}" for m, v in floor.items()) + ". A variant with no effect has a CI at least this "
-            "wide around zero, so a bound nearer to zero than the floor is decided only by an effect beyond it.", "",
+            + ", ".join(f"{m} ±{v:.3f}" for m, v in floor.items()) + ". A variant without an effect whose training "
+            "diverges from the baseline's as far as another seed's gets a CI this wide around zero. Each variant's CI "
+            "pairs its seed i with the baseline's seed i (same data order and head initialisation), so a variant that "
+            "stays closer to the baseline resolves finer: a bound nearer to zero than the floor is decided by an effect "
+            "beyond it or by that closeness.", "",
             ("Bounds inside the floor: " + "; ".join(close) + ".") if close else "No bound lies inside the floor.", ""]
 
 

@@ -228,6 +228,8 @@ class ResultHooks:
         """-n 0: the live lines start once the items are known (an xdist controller collects nothing)."""
         if not self.bench.is_worker:
             items = [i for i in session.items if isinstance(i, VariantItem)]
+            if items and not session.config.option.collectonly:
+                self.bench.start_writer()
             self._start_progress(session.config, [i.nodeid for i in items])
             self._say_resolution(session.config, {i.name: i.variant.expect for i in items})
 
@@ -235,6 +237,8 @@ class ResultHooks:
     def pytest_xdist_node_collection_finished(self, node, ids):
         """xdist, at the controller: the first worker's collection starts the live lines."""
         ids = [i for i in ids if ".yaml::" in i]
+        if ids:
+            self.bench.start_writer()
         self._start_progress(node.config, ids)
         if not self.said_resolution:
             names = {i.split("::")[-1] for i in ids}
@@ -287,10 +291,7 @@ class ResultHooks:
             if self.bench.failures and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a failed baseline is a failure though no item failed
         if interrupted:
-            # A SIGINT that lands while a library's thread pool starts a worker (Thread.start waits for it) leaves that
-            # worker unregistered: only collecting the pool, held by the interrupted frames' reference cycle, stops it,
-            # and the interpreter would otherwise wait for it forever at exit.
-            gc.collect()
+            _stop_thread_pools()
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.bench.end_failed:
@@ -316,3 +317,18 @@ class ResultHooks:
                 f"{count['inconclusive']} inconclusive, {count['rejected']} rejected, "
                 f"{len(self.bench.failures)} crashed; setup {self.bench.setup.hash}; "
                 f"report {os.path.relpath(self.readme, config.rootpath)}; MLflow {self.bench.tracker.uri}")
+
+
+def _stop_thread_pools() -> None:
+    """After an interrupt, tell every thread pool still alive to let its idle workers exit.
+
+    A SIGINT that lands while a pool starts a worker (`Thread.start` waits for the new thread) leaves that worker
+    outside the registry the interpreter's exit handler wakes, and the pool stays referenced by the interrupt's
+    traceback, which pytest keeps for its summary: the interpreter would wait for that worker forever at exit.
+    `shutdown(wait=False)` wakes each of a pool's workers; work already queued still runs.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    gc.collect()
+    for pool in [o for o in gc.get_objects() if isinstance(o, ThreadPoolExecutor)]:
+        pool.shutdown(wait=False)

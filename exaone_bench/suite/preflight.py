@@ -18,7 +18,6 @@ def check(setup, rootdir: Path) -> None:
     """Raise SpecError on the first unusable location of `setup` (run from `rootdir`)."""
     from exaone_bench.base_models.load import resolve
     from exaone_bench.base_models.source import SourceError
-    from exaone_bench.base_models.task_model import check_embedding_layer
     from exaone_bench.core.paths import data_dir
     from exaone_bench.data.source import ROTTEN_TOMATOES
     from exaone_bench.evidence.tracking import tracking_uri
@@ -40,7 +39,10 @@ def check(setup, rootdir: Path) -> None:
             resolve(source, build=False)
         except SourceError as e:
             raise SpecError(f"{where}: {key}: {e}") from e
-    check_embedding_layer(setup)
+    if setup.reads_teacher_layer:  # task_model imports the training stack: seconds a collection need not spend
+        from exaone_bench.base_models.task_model import check_embedding_layer
+
+        check_embedding_layer(setup)
     if not (Path(rootdir) / setup.experiments).is_dir():
         raise SpecError(f"{where}: experiments: '{setup.experiments}' is not a directory under {rootdir} (the directory of "
                         "this setup's experiment files)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import shutil
 import time
@@ -76,6 +77,10 @@ class BenchSession:
             from exaone_bench.pipeline.runner import Runner
 
             self._runner = Runner(self.setup, self.progress, self.run_dir)
+            # The pipeline frees each model with gc.collect() (a model in a reference cycle holds its weights until
+            # then). A full collection walks every object the imports made (torch, transformers, MLflow), at a
+            # fraction of a second each time: moved to the permanent generation, they are no longer walked.
+            gc.freeze()
         return self._runner
 
     @property
@@ -164,13 +169,22 @@ class BenchSession:
         On xdist a worker starts its next variant only once the controller has handled the last
         one's report, and the first write (importing mlflow, opening sqlite) takes seconds.
         """
+        self.start_writer()
+        future = self._writer.submit(fn, *args)
+        self._writes.append(future)
+        return future
+
+    def start_writer(self) -> None:
+        """Start the writer thread now, before any item runs (the controller calls this at collection).
+
+        A thread's start waits for the thread: a SIGINT landing in that wait, inside `record`, would leave a result
+        without its MLflow run and the pool's thread unregistered. Once the thread runs, a write is a queue put.
+        """
         if self._writer is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="exaone-bench-mlflow")
-        future = self._writer.submit(fn, *args)
-        self._writes.append(future)
-        return future
+            self._writer.submit(lambda: None).result()
 
     def _flush(self) -> None:
         """Wait for every write so far; the first that failed raises here."""
@@ -179,8 +193,8 @@ class BenchSession:
             future.result()
 
     def record(self, result: VariantResult) -> None:
-        self.results.append(result)
         self._run_ids[result.name] = self._write(lambda: self.tracker.log_result(result, self._tags))
+        self.results.append(result)  # after its write is queued: an interrupt between leaves no result without a run
 
     def measure_latency(self, baseline: BaselineResult) -> None:
         """Latency of the baseline and every variant, measured now, interleaved, nothing else running."""
@@ -209,7 +223,7 @@ class BenchSession:
 
         `say(text)`: each stage as it starts (after the last item, minutes may pass before the report).
         """
-        if self._writer is None:  # nothing was recorded
+        if not self._writes and not self.results and not self.failures:  # nothing was recorded
             return None
         say = say or (lambda text: None)
         try:
