@@ -45,8 +45,8 @@ CHOICES = "[positive, negative]"
 
 @pytest.fixture(scope="session")
 def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
-    """One micro suite run (-n 2) with a passing, a rejected and a crashing variant, zero-shot scores
-    and a comparison model (a random Llama, fine-tuned too).
+    """One micro suite run in one process (the xdist and shard tests cover workers) with a passing, a rejected
+    and a crashing variant, zero-shot scores and a comparison model (a random Llama, fine-tuned too).
 
     Session-scoped: xdist interleaves this module's items with other modules' on the worker, and
     a module-scoped fixture would be torn down and run again in between.
@@ -59,7 +59,7 @@ def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
     for name, text in {"setup": setup, "drop_layers": DROP, "reduce_mlp": MLP, "trim_vocab": CRASH}.items():
         (root / "experiments" / f"{name}.yaml").write_text(text)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'store.db'}"}
-    out = subprocess.run([sys.executable, "-m", "pytest", "experiments", "-n", "2", "-p", "no:cacheprovider",
+    out = subprocess.run([sys.executable, "-m", "pytest", "experiments", "-p", "no:cacheprovider",
                           "-k", "last1 or impossible or typo"], cwd=root, env=env, capture_output=True, text=True,
                          timeout=600)
     assert "2 failed, 1 passed" in out.stdout, out.stdout[-3000:]
