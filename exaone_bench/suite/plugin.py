@@ -228,8 +228,6 @@ class ResultHooks:
         """-n 0: the live lines start once the items are known (an xdist controller collects nothing)."""
         if not self.bench.is_worker:
             items = [i for i in session.items if isinstance(i, VariantItem)]
-            if items and not session.config.option.collectonly:
-                self.bench.start_writer()
             self._start_progress(session.config, [i.nodeid for i in items])
             self._say_resolution(session.config, {i.name: i.variant.expect for i in items})
 
@@ -237,8 +235,6 @@ class ResultHooks:
     def pytest_xdist_node_collection_finished(self, node, ids):
         """xdist, at the controller: the first worker's collection starts the live lines."""
         ids = [i for i in ids if ".yaml::" in i]
-        if ids:
-            self.bench.start_writer()
         self._start_progress(node.config, ids)
         if not self.said_resolution:
             names = {i.split("::")[-1] for i in ids}

@@ -167,24 +167,16 @@ class BenchSession:
         """Run an MLflow write on the session's one writer thread, in arrival order; returns its future.
 
         On xdist a worker starts its next variant only once the controller has handled the last
-        one's report, and the first write (importing mlflow, opening sqlite) takes seconds.
-        """
-        self.start_writer()
-        future = self._writer.submit(fn, *args)
-        self._writes.append(future)
-        return future
-
-    def start_writer(self) -> None:
-        """Start the writer thread now, before any item runs (the controller calls this at collection).
-
-        A thread's start waits for the thread: a SIGINT landing in that wait, inside `record`, would leave a result
-        without its MLflow run and the pool's thread unregistered. Once the thread runs, a write is a queue put.
+        one's report, and the first write (importing mlflow, opening sqlite) takes seconds. A SIGINT
+        inside the pool's first thread start is mended at the session's end (plugin._stop_thread_pools).
         """
         if self._writer is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="exaone-bench-mlflow")
-            self._writer.submit(lambda: None).result()
+        future = self._writer.submit(fn, *args)
+        self._writes.append(future)
+        return future
 
     def _flush(self) -> None:
         """Wait for every write so far; the first that failed raises here."""
