@@ -90,6 +90,39 @@ def test_teacher_labels_cover_the_transfer_set_once_and_are_verified(micro_task)
     assert again.dir == teacher.dir and np.array_equal(again.logits(), logits)  # read back, not built again
 
 
+def test_prompts_show_training_texts_and_open_with_one_of_their_first_words():
+    from exaone_bench.base_models import sampled
+
+    texts = [f"review number {i} says the film is fine" for i in range(20)]
+    made = sampled.prompts(texts, 5, seed=1)
+    assert made == sampled.prompts(texts, 5, seed=1) and made != sampled.prompts(texts, 5, seed=2)
+    for prompt in made:
+        lines = prompt.split("\n")
+        assert len(lines) == sampled.SHOTS + 1 and all(line[2:] in texts for line in lines[:-1])
+        opening = sampled.opening_of(prompt)
+        assert opening == lines[-1][2:] and sampled.OPENING[0] <= len(opening.split()) <= sampled.OPENING[1]
+        assert any(t.startswith(opening) for t in texts)
+
+
+def test_texts_the_teacher_writes_join_the_transfer_set_and_ship_with_its_labels(micro_task):
+    setup, split, task, _ = micro_task
+    # no rule-based copies here (the fixture's teacher has one): the written texts follow the training texts
+    spec = setup.training.teacher.model_copy(update={"copies": 0, "sampled": 6, "sample_tokens": 5, "batch_size": 4})
+    assert "sampled" not in setup.training.teacher.keyed() and spec.keyed()["sampled"] == 6
+    teacher = Teacher(spec, split, task.teacher.split_name)
+    teacher.ensure(say=lambda text: None)
+    assert verify_checksums(teacher.dir) and "sampled.txt.gz" in json.loads((teacher.dir / "checksums.json").read_text())
+    train = split.texts["train"]
+    n_rule = len(train)
+    texts, logits, gold = teacher.transfer_texts(), teacher.logits(), teacher.gold()
+    assert len(texts) == len(logits) == len(gold) == n_rule + 6 and teacher.meta()["sampled_texts"] == 6
+    assert texts[:n_rule] == train
+    firsts = {t.split()[0] for t in train if t.split()}  # the opening's first word (its last may run into the continuation)
+    assert all(text.split()[0] in firsts for text in texts[n_rule:]), texts[n_rule:]
+    assert np.array_equal(gold[:n_rule], split.labels["train"])
+    assert np.array_equal(gold[n_rule:], logits[n_rule:].argmax(1))  # no gold label: the teacher's choice stands in
+
+
 def test_the_task_model_reloads_as_a_causal_lm_with_its_head(micro_task):
     from transformers import AutoModelForCausalLM
 
@@ -238,6 +271,23 @@ def test_a_task_model_with_the_feature_term_is_its_own_cache_entry(micro_task):
     built = other.ensure(say=lambda text: None)
     meta = json.loads((built / "run_meta.json").read_text())
     assert meta["task_model"]["features"] == 0.5 and verify_checksums(built)
+
+
+def test_frozen_embeddings_leave_the_table_as_it_started_and_name_their_own_task_model(micro_task):
+    from exaone_bench.base_models.load import load_model
+
+    setup, split, task, out = micro_task
+    assert "freeze_embeddings" not in setup.task_model.keyed()  # task models made before the key keep their names
+    frozen = setup.model_copy(update={"task_model": setup.task_model.model_copy(update={"freeze_embeddings": True})})
+    other = TaskModel(frozen, split, DataSpec().split_dir.name)
+    assert other.dir != out
+    built = other.ensure(say=lambda text: None)
+    base, _, _ = load_model(setup.model)
+    trained, _, _ = load_model(str(built))
+    assert torch.equal(trained.get_input_embeddings().weight, base.get_input_embeddings().weight)
+    moved = [n for n, p in trained.model.named_parameters() if not torch.equal(p, base.model.get_parameter(n))]
+    assert moved and "embed_tokens.weight" not in moved  # the rest of the backbone trained
+    assert json.loads((built / "run_meta.json").read_text())["task_model"]["freeze_embeddings"] is True
 
 
 def test_contextual_embeddings_average_the_teachers_states_over_each_tokens_uses(micro_reference):

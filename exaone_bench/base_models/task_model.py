@@ -83,9 +83,7 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
     """Train the task model from the setup's LM over the teacher's transfer set; write it to `out`."""
     t0 = time.perf_counter()
     causal_lm, tokenizer, src = load_model(setup.model, trust_remote_code=setup.trust_remote_code)
-    texts, logits = teacher.transfer_texts(), teacher.logits()
-    copies = len(texts) // len(split.texts["train"])
-    gold = np.tile(split.labels["train"], copies)  # an augmented copy keeps its source text's label
+    texts, logits, gold = teacher.transfer_texts(), teacher.logits(), teacher.gold()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     training = schedule(setup)
     torch.set_num_threads(training.threads or torch.get_num_threads())
@@ -94,6 +92,8 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
     if setup.task_model.embeddings != "pretrained":  # the teacher's knowledge of words as the student's input embeddings
         _teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, say)
     model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
+    if setup.task_model.freeze_embeddings:  # the optimiser (training.optim.decay_groups) skips a frozen table
+        model.get_input_embeddings().weight.requires_grad_(False)
     data = encode(tokenizer, texts, gold, training.max_length)
     aux = None
     if setup.task_model.features > 0:  # feature distillation: the pooled state regressed on the teacher's features

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from exaone_bench.base_models import sampled
 from exaone_bench.base_models.load import load_model
 from exaone_bench.config.setup import TeacherSetup
 from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
@@ -27,6 +28,7 @@ from exaone_bench.data.augment import Augmentation, transfer_set
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.classification import classification_metrics
 
+SAMPLED = "sampled.txt.gz"  # the texts the teacher LM wrote, one per line, beside the labels computed from them
 SHIPPED = Path(__file__).parent / "shipped"  # one-time outputs committed with the package, verified by checksum
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the probe's inverse regularisation, chosen on validation
 
@@ -48,7 +50,7 @@ def augmentation(spec: TeacherSetup) -> Augmentation:
 
 def key(spec: TeacherSetup, split_name: str) -> str:
     """What the labels depend on: the teacher, the split, the transfer set and how it is read."""
-    return stable_hash({"teacher": spec.model_dump(), "split": split_name, "c_grid": C_GRID, "version": 1})
+    return stable_hash({"teacher": spec.keyed(), "split": split_name, "c_grid": C_GRID, "version": 1})
 
 
 @torch.no_grad()
@@ -138,6 +140,11 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
     t0 = time.perf_counter()
     texts = transfer_set(split.texts["train"], augmentation(spec))
     causal_lm, tokenizer, src, bf16 = _reader(spec)
+    written = []
+    if spec.sampled:  # new texts of the task's kind, appended after the rule-based copies
+        written = sampled.sample(causal_lm, tokenizer, split.texts["train"], spec.sampled, spec.seed, spec.sample_tokens,
+                                 spec.batch_size, bf16, say)
+        texts = texts + written
     parts = {"transfer": texts, "validation": split.texts["validation"], "test": split.texts["test"]}
     progress = _Progress(f"teacher {src.name}", sum(len(v) for v in parts.values()), spec.batch_size, say)
     feats = {}
@@ -152,6 +159,7 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
     test = classification_metrics(split.labels["test"], model.predict_log_proba(feats["test"]))
     validation = classification_metrics(split.labels["validation"], model.predict_log_proba(feats["validation"]))
     meta = {"teacher": src.name, "spec": spec.model_dump(), "split": split_name, "transfer_texts": len(texts),
+            "sampled_texts": len(written),
             "train_texts": n_train, "probe": {"kind": "logistic regression on standardised last-token features",
                                               "C": c, "validation_accuracy_by_C": scores},
             "validation": validation, "test": test, "bf16": bf16, "seconds": round(time.perf_counter() - t0, 1),
@@ -161,8 +169,24 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
     with atomic_dir(out) as tmp:
         np.savez_compressed(tmp / "labels.npz", logits=logits.astype(np.float16))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        write_checksums(tmp, ["labels.npz", "meta.json"])
+        if written:
+            _write_lines(tmp / SAMPLED, written)
+        write_checksums(tmp, ["labels.npz", "meta.json"] + ([SAMPLED] if written else []))
     return out
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    """One text per line, gzip without a timestamp: the same texts give the same bytes (and checksum)."""
+    import gzip
+
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write("".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+def _read_lines(path: Path) -> list[str]:
+    import gzip
+
+    return gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
 
 
 def _cpu_name() -> str:
@@ -207,4 +231,13 @@ class Teacher:
         return np.load(path).astype(np.float32)
 
     def transfer_texts(self) -> list[str]:
-        return transfer_set(self.split.texts["train"], augmentation(self.spec))
+        """The training texts, their rule-based copies, then the texts the teacher LM wrote (`sampled`)."""
+        texts = transfer_set(self.split.texts["train"], augmentation(self.spec))
+        return texts + (_read_lines(self.ensure() / SAMPLED) if self.spec.sampled else [])
+
+    def gold(self) -> np.ndarray:
+        """The student's gold label of each transfer text: a copy keeps its source text's label; a text the teacher LM
+        wrote has none, so the teacher's own choice stands in (pseudo-labelling)."""
+        train = self.split.labels["train"]
+        copied = np.tile(train, self.spec.copies + 1)
+        return np.concatenate([copied, self.logits()[len(copied):].argmax(1)]).astype(train.dtype)

@@ -84,6 +84,15 @@ class LoraSetup(Schema):
         return v
 
 
+def _without_later_defaults(block, exclude: set[str] | None = None) -> dict:
+    """`block` as a dict for a cache key, its `LATER` keys dropped where they hold their defaults."""
+    out = block.model_dump(exclude=exclude)
+    for name in block.LATER:
+        if out[name] == type(block).model_fields[name].default:
+            out.pop(name)
+    return out
+
+
 class TeacherSetup(Schema):
     """A real pretrained LM made into a classifier of the setup's task: soft labels over the transfer set.
 
@@ -97,10 +106,21 @@ class TeacherSetup(Schema):
     swap: float = Field(0.1, ge=0, lt=1)
     ngram: float = Field(0.25, ge=0, le=1)
     seed: int = 0
+    # texts the teacher LM writes, prompted with training texts (base_models/sampled.py), added to the transfer set;
+    # the student's gold label for one is the teacher's choice. Kept and shipped beside the labels (sampling is machine-bound)
+    sampled: int = Field(0, ge=0, le=1_000_000)
+    sample_tokens: int = Field(32, ge=1, le=512)  # new tokens per written text (it ends at its first line break)
     max_length: int = 64             # tokens of the teacher's tokenizer
     batch_size: int = 64
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 where the machine has bf16 units
     threads: int = Field(0, ge=0, le=256)                   # 0: torch's default (all cores): a one-time job
+
+    LATER: ClassVar[tuple[str, ...]] = ("sampled", "sample_tokens")  # keys added after the first labels were shipped
+
+    def keyed(self) -> dict:
+        """What the labels depend on: every key; a later key at its default leaves the dict, so labels made
+        before it existed keep their name and hash."""
+        return _without_later_defaults(self)
 
 
 class TaskModelSetup(Schema):
@@ -120,6 +140,9 @@ class TaskModelSetup(Schema):
     embedding_layer: int = Field(8, ge=0)
     features: float = Field(0.0, ge=0)  # weight of the feature term: the pooled state regressed on the teacher's (0: off)
     feature_dims: int = Field(128, ge=1)  # the teacher features' principal components the term keeps
+    # keep the input embeddings as they start (the teacher's, mapped): a word the training texts never use keeps its
+    # place among the words they do (Kim 2014's static vectors), and the table's parameters cannot fit the transfer set
+    freeze_embeddings: bool = False
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     threads: int = Field(0, ge=0, le=256)
 
@@ -128,16 +151,12 @@ class TaskModelSetup(Schema):
     def _counts(cls, v):
         return _positive(v)
 
-    LATER: ClassVar[tuple[str, ...]] = ("embedding_layer", "features", "feature_dims")  # keys added after the first task models
+    LATER: ClassVar[tuple[str, ...]] = ("embedding_layer", "features", "feature_dims", "freeze_embeddings")  # keys added after the first task models
 
     def keyed(self) -> dict:
         """What a task model depends on: every key but `threads`; a later key at its default leaves the dict, so a
         task model made before it existed keeps its name and hash."""
-        out = self.model_dump(exclude={"threads"})
-        for name in self.LATER:
-            if out[name] == type(self).model_fields[name].default:
-                out.pop(name)
-        return out
+        return _without_later_defaults(self, exclude={"threads"})
 
 
 class TrainingSetup(Schema):
