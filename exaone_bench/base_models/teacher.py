@@ -3,7 +3,8 @@
 The teacher reads each text once (its last real token's final hidden state, frozen) and a
 logistic-regression probe, fitted on the training split and its strength chosen on validation,
 turns those features into log-probabilities. It labels the transfer set (data/augment.py: the
-training texts and their augmented copies), never a validation or test text; its test accuracy is
+training texts and their augmented copies; with `sampled`, texts the teacher LM writes itself,
+base_models/sampled.py), never a validation or test text; its test accuracy is
 measured for the report only. The labels are a one-time job: computed where bf16 units make it
 fast (recorded in meta.json), cached by the hash of everything that made them, checksummed, and
 shipped for the default setup so that every machine distils from the very same numbers.
