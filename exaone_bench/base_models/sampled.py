@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import random
-import time
 from collections.abc import Callable
 
 import torch
@@ -47,7 +46,7 @@ def opening_of(prompt: str) -> str:
 
 @torch.no_grad()
 def sample(causal_lm, tokenizer, train_texts: list[str], n: int, seed: int, new_tokens: int, batch_size: int,
-           bf16: bool, say: Callable[[str], None] = print) -> list[str]:
+           bf16: bool, on_batch: Callable[[int, int], None] | None = None) -> list[str]:
     """`n` texts: each prompt's opening and the model's continuation up to its first line break (never empty)."""
     texts_in = prompts(train_texts, n, seed)
     if tokenizer.pad_token_id is None:
@@ -56,7 +55,7 @@ def sample(causal_lm, tokenizer, train_texts: list[str], n: int, seed: int, new_
     device = next(causal_lm.parameters()).device
     if bf16:  # a bf16 copy writes faster than autocast over fp32 weights (no cast per step); the caller's model stays fp32
         causal_lm = copy.deepcopy(causal_lm).to(torch.bfloat16)
-    out, t0 = [], time.perf_counter()
+    out = []
     try:
         for i in range(0, n, batch_size):
             batch = texts_in[i : i + batch_size]
@@ -68,11 +67,8 @@ def sample(causal_lm, tokenizer, train_texts: list[str], n: int, seed: int, new_
             for prompt, text in zip(batch, written):
                 line = " ".join((opening_of(prompt) + text.split("\n", 1)[0]).split())
                 out.append(line or opening_of(prompt))
-            done = len(out)
-            if (i // batch_size) % 10 and done < n:
-                continue
-            rate = done / (time.perf_counter() - t0)
-            say(f"teacher writes: {done:,}/{n:,} texts, {rate:,.1f} texts/s, ETA {(n - done) / rate:,.0f} s")
+            if on_batch is not None:
+                on_batch(len(out), n)
     finally:
         tokenizer.padding_side = side
     return out

@@ -123,10 +123,10 @@ def _reader(spec: TeacherSetup):
 
 
 class _Progress:
-    """Live lines while the teacher reads: texts read, rate and ETA, every 40 batches and at the end."""
+    """Live lines while the teacher reads or writes: texts done, rate and ETA, every `batches` batches and at the end."""
 
-    def __init__(self, what: str, total: int, batch_size: int, say: Callable[[str], None]):
-        self.what, self.total, self.every, self.say = what, total, batch_size * 40, say
+    def __init__(self, what: str, total: int, batch_size: int, say: Callable[[str], None], batches: int = 40):
+        self.what, self.total, self.every, self.say = what, total, batch_size * batches, say
         self.seen, self.started = 0, time.perf_counter()
 
     def at(self, seen: int) -> None:
@@ -143,8 +143,9 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
     causal_lm, tokenizer, src, bf16 = _reader(spec)
     written = []
     if spec.sampled:  # new texts of the task's kind, appended after the rule-based copies
+        writing = _Progress(f"teacher {src.name} writes", spec.sampled, spec.batch_size, say, batches=10)  # slower than reading
         written = sampled.sample(causal_lm, tokenizer, split.texts["train"], spec.sampled, spec.seed, spec.sample_tokens,
-                                 spec.batch_size, bf16, say)
+                                 spec.batch_size, bf16, lambda k, n: writing.at(k))
         texts = texts + written
     parts = {"transfer": texts, "validation": split.texts["validation"], "test": split.texts["test"]}
     progress = _Progress(f"teacher {src.name}", sum(len(v) for v in parts.values()), spec.batch_size, say)
@@ -207,9 +208,12 @@ class Teacher:
         # local: this machine's cache even where labels are shipped (`exaone-bench original --rebuild`)
         self.spec, self.split, self.split_name = spec, split, split_name
         self.dir = labels_dir(spec, split_name, local)
+        self._logits = None
 
     def ensure(self, say: Callable[[str], None] = print, rebuild: bool = False) -> Path:
         """The labels' directory, checked against its checksums; built when absent or asked to (never over a shipped one)."""
+        if rebuild:
+            self._logits = None
         return shipped_or_built(self.dir, self.dir.parent == SHIPPED,
                                 lambda: build(self.spec, self.split, self.split_name, self.dir, say), rebuild)
 
@@ -217,8 +221,11 @@ class Teacher:
         return json.loads((self.ensure() / "meta.json").read_text())
 
     def logits(self) -> np.ndarray:
-        """(transfer texts, labels) fp32 log-probabilities; the first rows are the training texts in split order."""
-        return np.load(self.ensure() / "labels.npz")["logits"].astype(np.float32)
+        """(transfer texts, labels) fp32 log-probabilities; the first rows are the training texts in split order
+        (verified and read once per Teacher: gold() and the task model both ask)."""
+        if self._logits is None:
+            self._logits = np.load(self.ensure() / "labels.npz")["logits"].astype(np.float32)
+        return self._logits
 
     def features(self, say: Callable[[str], None] = print) -> np.ndarray:
         """(transfer texts, hidden) fp32: the teacher's last-token features, read again here once when not cached."""
