@@ -90,7 +90,7 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
     bf16 = bf16_units() if setup.task_model.dtype == "auto" else setup.task_model.dtype == "bfloat16"
     dtype = "bfloat16" if bf16 else "float32"
     if setup.task_model.embeddings != "pretrained":  # the teacher's knowledge of words as the student's input embeddings
-        _teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, say)
+        teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, say)
     model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
     if setup.task_model.freeze_embeddings:  # the optimiser (training.optim.decay_groups) skips a frozen table
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -128,7 +128,7 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
     return out
 
 
-def _teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: bool, say: Callable[[str], None]) -> None:
+def teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: bool, say: Callable[[str], None]) -> None:
     """Replace the student's input embedding rows with the teacher's (base_models/embeddings.py), in place."""
     teacher_lm, teacher_tokenizer, _ = load_model(setup.training.teacher.source)
     table = causal_lm.get_input_embeddings().weight

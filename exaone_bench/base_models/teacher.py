@@ -208,12 +208,12 @@ class Teacher:
         # local: this machine's cache even where labels are shipped (`exaone-bench original --rebuild`)
         self.spec, self.split, self.split_name = spec, split, split_name
         self.dir = labels_dir(spec, split_name, local)
-        self._logits = None
+        self._logits = self._texts = None
 
     def ensure(self, say: Callable[[str], None] = print, rebuild: bool = False) -> Path:
         """The labels' directory, checked against its checksums; built when absent or asked to (never over a shipped one)."""
         if rebuild:
-            self._logits = None
+            self._logits = self._texts = None
         return shipped_or_built(self.dir, self.dir.parent == SHIPPED,
                                 lambda: build(self.spec, self.split, self.split_name, self.dir, say), rebuild)
 
@@ -239,9 +239,12 @@ class Teacher:
         return np.load(path).astype(np.float32)
 
     def transfer_texts(self) -> list[str]:
-        """The training texts, their rule-based copies, then the texts the teacher LM wrote (`sampled`)."""
-        texts = transfer_set(self.split.texts["train"], augmentation(self.spec))
-        return texts + (_read_lines(self.ensure() / SAMPLED) if self.spec.sampled else [])
+        """The training texts, their rule-based copies, then the texts the teacher LM wrote (`sampled`); made once per
+        Teacher (a build and a feature read both ask)."""
+        if self._texts is None:
+            texts = transfer_set(self.split.texts["train"], augmentation(self.spec))
+            self._texts = texts + (_read_lines(self.ensure() / SAMPLED) if self.spec.sampled else [])
+        return list(self._texts)
 
     def gold(self) -> np.ndarray:
         """The student's gold label of each transfer text: a copy keeps its source text's label; a text the teacher LM
