@@ -4,7 +4,7 @@ The seed spread of the task model (docs/reference.md) is as wide as the levers m
 it one seed each, so this screen pairs them instead: it trains the recipe of `--setup` (its
 `task_model:` block, `--set` keys changed) over the teacher's transfer set exactly as
 `exaone-bench original` does — the same data order and head draw for a seed, so with no `--set`
-it reproduces that task model's scores — and reads, in the same run, the validation accuracy
+it reproduces that task model's scores (`task_model.student` builds the student for both) — and reads, in the same run, the validation accuracy
 every `--every` steps and the final scores of exponential moving averages (`--ema` decays) and
 uniform averages of every 10th step's weights over the run's last fractions (`--swa`).
 `--eos` appends the tokenizer's end-of-text token to every text (training and evaluation), so
@@ -19,17 +19,14 @@ import time
 
 import numpy as np
 import records
-import torch
 import yaml
 
 from exaone_bench.base_models import task_model
-from exaone_bench.base_models.load import load_model
-from exaone_bench.base_models.teacher import Teacher, bf16_units
+from exaone_bench.base_models.teacher import Teacher
 from exaone_bench.config.setup import load_setup
 from exaone_bench.data.batches import encode
 from exaone_bench.data.split import DataSpec, Split
 from exaone_bench.evaluation.classification import classification_metrics
-from exaone_bench.models.classifier import classifier_from
 from exaone_bench.training.loop import predict, train
 
 GOAL = "a task-model lever told apart from its recipe on one seed (paired), before three seeds are spent on it"
@@ -91,17 +88,8 @@ def main() -> None:
     teacher = Teacher(setup.training.teacher, split, spec.split_dir.name)
     teacher.ensure(print)
     t0 = time.perf_counter()
-    causal_lm, tokenizer, _ = load_model(setup.model, trust_remote_code=setup.trust_remote_code)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    training = task_model.schedule(setup)
-    torch.set_num_threads(training.threads or torch.get_num_threads())
-    bf16 = bf16_units() if setup.task_model.dtype == "auto" else setup.task_model.dtype == "bfloat16"
-    dtype = "bfloat16" if bf16 else "float32"
-    if setup.task_model.embeddings != "pretrained":
-        task_model.teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, print)
-    model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
-    if setup.task_model.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
+    student = task_model.student(setup, split, teacher, print)
+    model, tokenizer, pad, training = student.model, student.tokenizer, student.pad, student.training
 
     def encoded(texts, labels):
         if not args.eos:
@@ -110,7 +98,7 @@ def main() -> None:
         enc.ids = [ids + [tokenizer.eos_token_id] for ids in enc.ids]
         return enc
 
-    data = encoded(teacher.transfer_texts(), teacher.gold())
+    data = encoded(teacher.transfer_texts(), teacher.gold()) if args.eos else student.data
     held = {n: encoded(split.texts[n], split.labels[n]) for n in ("validation", "test")}
 
     def scores(name: str) -> dict:
@@ -127,7 +115,8 @@ def main() -> None:
             model.train()
             print(f"step {step}/{steps}: validation {curve[-1][1]:.4f}, {tokens / seconds:,.0f} tokens/s", flush=True)
 
-    result = train(model, data, training, setup.task_model.seed, pad, teacher.logits(), dtype=dtype, on_step=on_step)
+    result = train(model, data, training, setup.task_model.seed, pad, teacher.logits(), dtype=student.dtype,
+                   on_step=on_step, aux=student.aux)
     rows = {"run": {n: scores(n) for n in held}}
     own = {k: v.clone() for k, v in model.state_dict().items()}
     for name, weights in averages.states().items():

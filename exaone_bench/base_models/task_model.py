@@ -14,6 +14,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from exaone_bench.config.setup import Setup, TrainingSetup
 from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.paths import data_dir
 from exaone_bench.core.validate import SpecError
-from exaone_bench.data.batches import encode
+from exaone_bench.data.batches import Encoded, encode
 from exaone_bench.data.split import Split
 from exaone_bench.evaluation.classification import classification_metrics
 from exaone_bench.models.classifier import classifier_from
@@ -79,40 +80,62 @@ def schedule(setup: Setup) -> TrainingSetup:
                          threads=t.threads, length_bucket=setup.training.length_bucket)
 
 
-def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable[[str], None] = print) -> Path:
-    """Train the task model from the setup's LM over the teacher's transfer set; write it to `out`."""
-    t0 = time.perf_counter()
+@dataclass
+class Student:
+    """Everything a task model's training run starts from: the LM, its classifier and the encoded transfer set."""
+
+    source: str            # the base model's name (load.resolve)
+    causal_lm: object
+    model: object          # the classifier on the LM's backbone (models/classifier.py), trained in place
+    tokenizer: object
+    pad: int
+    data: Encoded          # the teacher's transfer texts with their gold labels
+    training: TrainingSetup
+    dtype: str             # the training's autocast dtype
+    aux: FeatureMatch | None
+
+
+def student(setup: Setup, split: Split, teacher: Teacher, say: Callable[[str], None] = print) -> Student:
+    """The setup's LM made ready to train into the task model: teacher embeddings, frozen table and feature term as
+    the `task_model:` block says (shared by `build` and the lever screen, benchmarks/bench_task_model_levers.py)."""
     causal_lm, tokenizer, src = load_model(setup.model, trust_remote_code=setup.trust_remote_code)
-    texts, logits, gold = teacher.transfer_texts(), teacher.logits(), teacher.gold()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     training = schedule(setup)
     torch.set_num_threads(training.threads or torch.get_num_threads())
     bf16 = bf16_units() if setup.task_model.dtype == "auto" else setup.task_model.dtype == "bfloat16"
-    dtype = "bfloat16" if bf16 else "float32"
     if setup.task_model.embeddings != "pretrained":  # the teacher's knowledge of words as the student's input embeddings
-        teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, say)
+        _teacher_embeddings(setup, causal_lm, tokenizer, split, bf16, say)
     model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
     if setup.task_model.freeze_embeddings:  # the optimiser (training.optim.decay_groups) skips a frozen table
         model.get_input_embeddings().weight.requires_grad_(False)
-    data = encode(tokenizer, texts, gold, training.max_length)
+    data = encode(tokenizer, teacher.transfer_texts(), teacher.gold(), training.max_length)
     aux = None
     if setup.task_model.features > 0:  # feature distillation: the pooled state regressed on the teacher's features
         aux = FeatureMatch(targets(teacher.features(say), setup.task_model.feature_dims), causal_lm.config.hidden_size,
                            setup.task_model.features, pad)
+    return Student(src.name, causal_lm, model, tokenizer, pad, data, training, "bfloat16" if bf16 else "float32", aux)
+
+
+def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable[[str], None] = print) -> Path:
+    """Train the task model from the setup's LM over the teacher's transfer set; write it to `out`."""
+    t0 = time.perf_counter()
+    s = student(setup, split, teacher, say)
+    causal_lm, model, tokenizer, pad, training = s.causal_lm, s.model, s.tokenizer, s.pad, s.training
 
     def on_step(step: int, steps: int, tokens: int, seconds: float) -> None:
         if step % 200 == 0 or step == steps:
             say(f"task model: step {step}/{steps}, {tokens / seconds:,.0f} tokens/s, "
                 f"ETA {(steps - step) * seconds / step:,.0f} s")
 
-    result = train(model, data, training, setup.task_model.seed, pad, logits, dtype=dtype, on_step=on_step, aux=aux)
+    result = train(model, s.data, training, setup.task_model.seed, pad, teacher.logits(), dtype=s.dtype, on_step=on_step,
+                   aux=s.aux)
     scores = {}
     for name in ("validation", "test"):
         enc = encode(tokenizer, split.texts[name], split.labels[name], training.max_length)
         scores[name] = classification_metrics(split.labels[name], predict(model, enc, pad, 128))  # fp32, as the suite reads it
     getattr(causal_lm, causal_lm.base_model_prefix).load_state_dict(getattr(model, model.base_model_prefix).state_dict())
-    meta = {"base": src.name, "task_model": setup.task_model.model_dump(), "teacher": teacher.dir.name,
-            "transfer_texts": len(texts), "steps": training.steps, "dtype": dtype,
+    meta = {"base": s.source, "task_model": setup.task_model.model_dump(), "teacher": teacher.dir.name,
+            "transfer_texts": len(s.data.ids), "steps": training.steps, "dtype": s.dtype,
             "final_loss": round(float(np.mean(result.losses[-50:])), 4), "tokens_per_second": round(result.tokens_per_second),
             "validation": scores["validation"], "test": scores["test"], "seconds": round(time.perf_counter() - t0, 1),
             "ran_on": {"processor": _processor(), "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -128,7 +151,7 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
     return out
 
 
-def teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: bool, say: Callable[[str], None]) -> None:
+def _teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: bool, say: Callable[[str], None]) -> None:
     """Replace the student's input embedding rows with the teacher's (base_models/embeddings.py), in place."""
     teacher_lm, teacher_tokenizer, _ = load_model(setup.training.teacher.source)
     table = causal_lm.get_input_embeddings().weight
