@@ -37,14 +37,14 @@ class Averages:
     """Exponential moving averages (from the end of warm-up) and uniform tail averages of a model's float weights."""
 
     def __init__(self, model, decays: list[float], fractions: list[float], warmup: int, steps: int):
-        self.model, self.decays, self.warmup, self.steps = model, decays, warmup, steps
-        self.keys = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+        self.decays, self.warmup, self.steps = decays, warmup, steps
+        # state_dict's tensors share storage with the parameters the optimiser updates in place: read once, live after
+        self.weights = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
         self.ema: dict[float, dict | None] = {d: None for d in decays}
         self.tail: dict[float, list] = {f: [None, 0] for f in fractions}  # [sum of weights, count]
 
     def step(self, step: int) -> None:
-        state = self.model.state_dict()
-        weights = {k: state[k].detach().float() for k in self.keys}
+        weights = {k: v.float() for k, v in self.weights.items()}
         if step >= self.warmup:
             for d in self.decays:
                 if self.ema[d] is None:
