@@ -95,6 +95,14 @@ def value(v) -> str:
     return str(v).replace("|", "\\|")
 
 
+def flat(figures: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """A record's figures as (name, value) rows; a nested dict becomes one row per leaf, named by its path."""
+    rows = []
+    for k, v in figures.items():
+        rows += flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else [(f"{prefix}{k}", v)]
+    return rows
+
+
 def rate(machine: dict, key: str) -> str:
     """A measured matmul rate, "before -> after" when the run recorded both."""
     before, after = machine.get(f"{key}_before"), machine.get(key)
@@ -149,7 +157,7 @@ def section(name: str, runs: list[dict]) -> list[str]:
     out = [f"### `{name}`", "", f"Goal: {latest['goal'].rstrip('.')}.", "",
            f"Latest run: {when(latest)}, commit {commit(latest)}{source}, `{command(latest)}`.",
            f"Machine: {machine}; matmul {rates(m)} GFLOP/s.", "",
-           tabulate([(k, value(v)) for k, v in latest["figures"].items()], ["figure", "value"],
+           tabulate([(k, value(v)) for k, v in flat(latest["figures"])], ["figure", "value"],
                     tablefmt="github", disable_numparse=True), ""]
     if older:
         keys = headline(latest)

@@ -71,6 +71,12 @@ def test_render_shows_latest_run_history_and_transcribed_runs(tmp_path, monkeypa
     assert out.read_text() == page == render.render(records.read(path))
 
 
+def test_render_gives_each_leaf_of_a_nested_figure_its_own_row():
+    figures = {"seed": 0, "averages": {"ema_0.999": {"validation": 0.77, "test": 0.755}, "swa": {}}}
+    assert render.flat(figures) == [("seed", 0), ("averages.ema_0.999.validation", 0.77),
+                                    ("averages.ema_0.999.test", 0.755), ("averages.swa", {})]
+
+
 def test_committed_page_is_rendered_from_committed_records():
     recs = records.read(records.RECORDS)
     assert recs, "benchmarks/records.jsonl holds no records"
