@@ -195,6 +195,51 @@ def test_teacher_embeddings_are_mapped_through_the_text_and_projected(micro_refe
     assert not torch.equal(out[word], own[word])
 
 
+def test_word_vectors_are_averaged_over_the_words_each_token_is_part_of(micro_reference):
+    """teacher_glove's GloVe half: a whole-word token takes its word's vector; a piece, the mean over the words it is in."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from exaone_bench.base_models.embeddings import side_by_side, word_vector_rows
+
+    tok = AutoTokenizer.from_pretrained(micro_reference)
+    vectors = {"good": [1.0, 0.0], "goodness": [0.0, 1.0], "film": [2.0, 2.0], ",": [0.5, 0.5]}
+    asked = []
+
+    def lookup(wanted):
+        asked.append(wanted)
+        known = sorted(w for w in wanted if w in vectors)
+        return {w: i for i, w in enumerate(known)}, np.array([vectors[w] for w in known], dtype=np.float32)
+
+    texts = ["A GOOD film , goodness", "good film"]
+    rows, found = word_vector_rows(tok, len(tok), texts, lookup)
+    assert {"good", "film", "goodness", ","} <= asked[0]  # lower-cased words of the texts, read once
+    uses: dict[int, list] = {}
+    for text in texts:  # the texts' words are space-separated here: each token's uses are the words it overlaps
+        spans, at = [], 0
+        for w in text.lower().split(" "):
+            spans.append((w, at, at + len(w)))
+            at += len(w) + 1
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]):
+            over = [vectors[w] for w, c, d in spans if c < b and a < d and w in vectors]
+            if over:
+                uses.setdefault(i, []).append(torch.tensor(over).mean(0))
+    for i, vs in uses.items():
+        assert found[i] and torch.allclose(rows[i], torch.stack(vs).mean(0), atol=1e-6), tok.decode([i])
+    assert len(uses) >= 3
+    special = sorted(tok.all_special_ids)
+    assert not found[special].any()
+    # side by side: each block at unit mean norm over its found rows; a row found by either part is found
+    other = torch.randn(len(tok), 3, generator=torch.Generator().manual_seed(0)) * 7
+    other_found = torch.zeros(len(tok), dtype=torch.bool)
+    other_found[:5] = True
+    joined, either = side_by_side([(rows, found), (other, other_found)])
+    assert joined.shape == (len(tok), 5) and torch.equal(either, found | other_found)
+    assert joined[found, :2].norm(dim=1).mean() == pytest.approx(1.0) and joined[other_found, 2:].norm(dim=1).mean() == pytest.approx(1.0)
+    assert torch.equal(joined[~other_found, 2:], torch.zeros((~other_found).sum(), 3))
+
+
 def test_the_original_command_verifies_what_was_built_and_says_where(micro_task, tmp_path, capsys):
     from exaone_bench import cli
 

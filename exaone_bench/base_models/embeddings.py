@@ -9,6 +9,13 @@ plays that part, read one of two ways:
   whose characters overlap it). Static vectors distilled from a contextual model this way beat
   word2vec and GloVe on word-similarity benchmarks (Bommasani et al. 2020). A token the texts
   never use is read alone.
+- `teacher_glove`: the mapped rows side by side with GloVe's word vectors (data/word_vectors.py),
+  each token's GloVe vector averaged over the words of the training texts it is part of (the
+  word itself when the token is a whole word; a token the texts never use: the words of its own
+  text). Kim 2014's static word2vec vectors took a CNN on this task from 76.1 to 81.0, and Tang et
+  al. 2019 started their distilled student from such vectors: a word-level table from 6 B tokens
+  beside the LM's sub-word rows. Each part is scaled to unit mean row norm before they are joined,
+  so neither outweighs the other by its units.
 Either matrix is projected onto its top principal components (the student's width) and rescaled
 to the student's own row norms, so the layers above see inputs of the scale they were trained
 on. Special tokens keep the student's own rows.
@@ -18,14 +25,33 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import numpy as np
 import torch
+
+from exaone_bench.data.word_vectors import glove, words
 
 
 @torch.no_grad()
 def mapped(student_tokenizer, student_embeddings: torch.Tensor, teacher_tokenizer,
            teacher_embeddings: torch.Tensor) -> torch.Tensor:
     """(student vocab, student width): the teacher's input embedding of each student token's text, projected."""
+    return projected(*mapped_rows(student_tokenizer, student_embeddings.shape[0], teacher_tokenizer, teacher_embeddings),
+                     student_embeddings)
+
+
+@torch.no_grad()
+def mapped_with_glove(student_tokenizer, student_embeddings: torch.Tensor, teacher_tokenizer,
+                      teacher_embeddings: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """(student vocab, student width): the mapped teacher rows and each token's GloVe vector, joined, projected."""
     vocab = student_embeddings.shape[0]
+    teacher_rows, teacher_found = mapped_rows(student_tokenizer, vocab, teacher_tokenizer, teacher_embeddings)
+    glove_rows, glove_found = word_vector_rows(student_tokenizer, vocab, texts)
+    return projected(*side_by_side([(teacher_rows, teacher_found), (glove_rows, glove_found)]), student_embeddings)
+
+
+def mapped_rows(student_tokenizer, vocab: int, teacher_tokenizer,
+                teacher_embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vocab, teacher width) and which rows were found: each student token's text read by the teacher's input rows."""
     special = set(student_tokenizer.all_special_ids)
     rows, found = torch.zeros(vocab, teacher_embeddings.shape[1]), torch.zeros(vocab, dtype=torch.bool)
     for i in range(vocab):
@@ -34,7 +60,45 @@ def mapped(student_tokenizer, student_embeddings: torch.Tensor, teacher_tokenize
         ids = teacher_tokenizer(student_tokenizer.decode([i]), add_special_tokens=False)["input_ids"]
         if ids:
             rows[i], found[i] = teacher_embeddings[ids].float().mean(0), True
-    return projected(rows, found, student_embeddings)
+    return rows, found
+
+
+def word_vector_rows(student_tokenizer, vocab: int, texts: list[str],
+                     lookup: Callable[[set[str]], tuple[dict, np.ndarray]] = glove) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vocab, dims) and which rows were found: each token's word vector (`lookup`: GloVe's table for a set of words),
+    averaged over the words it is part of in `texts`, a word counted once per use; a token the texts never use
+    takes the words of its own text."""
+    special = set(student_tokenizer.all_special_ids)
+    spans = [words(t) for t in texts]
+    alone = {i: words(student_tokenizer.decode([i])) for i in range(vocab) if i not in special}
+    index, table = lookup({w for text in spans for w, *_ in text} | {w for ws in alone.values() for w, *_ in ws})
+    table = torch.from_numpy(table).double()
+    sums, counts = torch.zeros(vocab, table.shape[1], dtype=torch.float64), torch.zeros(vocab)
+    for text, ws in zip(texts, spans):
+        ws = [(index[w], a, b) for w, a, b in ws if w in index]
+        enc = student_tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        for token, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]):
+            over = [row for row, c, d in ws if c < b and a < d]
+            if over and token not in special:
+                sums[token] += table[over].mean(0)
+                counts[token] += 1
+    found = counts > 0
+    rows = (sums / counts.clamp(min=1)[:, None]).float()
+    for i, ws in alone.items():
+        known = [index[w] for w, *_ in ws if w in index]
+        if not found[i] and known:
+            rows[i], found[i] = table[known].mean(0).float(), True
+    return rows, found
+
+
+def side_by_side(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row blocks joined column-wise, each at unit mean norm over its found rows (a row a part lacks is zeros there);
+    a row is found when any part found it."""
+    blocks = []
+    for rows, found in parts:
+        rows = torch.where(found[:, None], rows, torch.zeros_like(rows))
+        blocks.append(rows / rows[found].norm(dim=1).mean())
+    return torch.cat(blocks, dim=1), torch.stack([found for _, found in parts]).any(0)
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from exaone_bench.base_models.embeddings import contextual, mapped
+from exaone_bench.base_models.embeddings import contextual, mapped, mapped_with_glove
 from exaone_bench.base_models.load import cached_config, load_model
 from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
 from exaone_bench.config.setup import Setup, TrainingSetup
@@ -157,6 +157,11 @@ def _teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: 
     table = causal_lm.get_input_embeddings().weight
     if setup.task_model.embeddings == "teacher":
         table.data = mapped(tokenizer, table.data, teacher_tokenizer, teacher_lm.get_input_embeddings().weight.data)
+        return
+    if setup.task_model.embeddings == "teacher_glove":
+        say("teacher embeddings: the teacher's input rows beside GloVe's word vectors of the training texts")
+        table.data = mapped_with_glove(tokenizer, table.data, teacher_tokenizer,
+                                       teacher_lm.get_input_embeddings().weight.data, split.texts["train"])
         return
     layer = setup.task_model.embedding_layer
     check_embedding_layer(setup, teacher_lm.config)

@@ -135,8 +135,9 @@ class TaskModelSetup(Schema):
     distill_temperature: float = 2.0
     seed: int = 0
     # the student's input embeddings: its own, the teacher's input rows mapped through the text (teacher), or the
-    # teacher's residual stream entering layer `embedding_layer`, averaged over each token's uses in the training texts (teacher_context)
-    embeddings: Literal["pretrained", "teacher", "teacher_context"] = "pretrained"
+    # teacher's residual stream entering layer `embedding_layer`, averaged over each token's uses in the training texts (teacher_context),
+    # or the mapped rows beside GloVe's word vectors of the words each token is part of (teacher_glove; fetched by npm)
+    embeddings: Literal["pretrained", "teacher", "teacher_context", "teacher_glove"] = "pretrained"
     embedding_layer: int = Field(8, ge=0)
     features: float = Field(0.0, ge=0)  # weight of the feature term: the pooled state regressed on the teacher's (0: off)
     feature_dims: int = Field(128, ge=1)  # the teacher features' principal components the term keeps

