@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import records
+import torch
 import yaml
 
 from exaone_bench.base_models import task_model
@@ -44,21 +45,20 @@ class Averages:
         self.tail: dict[float, list] = {f: [None, 0] for f in fractions}  # [sum of weights, count]
 
     def step(self, step: int) -> None:
-        weights = {k: v.float() for k, v in self.weights.items()}
+        names = list(self.weights)
+        weights = [self.weights[k].float() for k in names]
         if step >= self.warmup:
             for d in self.decays:
                 if self.ema[d] is None:
-                    self.ema[d] = {k: v.clone() for k, v in weights.items()}
-                else:
-                    for k, v in weights.items():
-                        self.ema[d][k].mul_(d).add_(v, alpha=1 - d)
+                    self.ema[d] = {k: v.clone() for k, v in zip(names, weights)}
+                else:  # one fused call over every tensor: this runs on each of the run's steps
+                    torch._foreach_lerp_(list(self.ema[d].values()), weights, 1 - d)
         for f, acc in self.tail.items():
             if step > self.steps * (1 - f) and step % SWA_EVERY == 0:
                 if acc[0] is None:
-                    acc[0] = {k: v.clone() for k, v in weights.items()}
+                    acc[0] = {k: v.clone() for k, v in zip(names, weights)}
                 else:
-                    for k, v in weights.items():
-                        acc[0][k].add_(v)
+                    torch._foreach_add_(list(acc[0].values()), weights)
                 acc[1] += 1
 
     def states(self) -> dict[str, dict]:

@@ -74,10 +74,10 @@ def word_vector_rows(student_tokenizer, vocab: int, texts: list[str],
     index, table = lookup({w for text in spans for w, *_ in text} | {w for ws in alone.values() for w, *_ in ws})
     table = torch.from_numpy(table).double()
     sums, counts = torch.zeros(vocab, table.shape[1], dtype=torch.float64), torch.zeros(vocab)
-    for text, ws in zip(texts, spans):
+    enc = student_tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)  # one batched call
+    for ws, ids, offsets in zip(spans, enc["input_ids"], enc["offset_mapping"]):
         ws = [(index[w], a, b) for w, a, b in ws if w in index]
-        enc = student_tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        for token, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]):
+        for token, (a, b) in zip(ids, offsets):
             over = [row for row, c, d in ws if c < b and a < d]
             if over and token not in special:
                 sums[token] += table[over].mean(0)
