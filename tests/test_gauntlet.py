@@ -15,13 +15,13 @@ import pytest
 # Imported before any case runs (see test_usage.py): mlflow's importlib_metadata backport replaces the stdlib's finder.
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - and its sqlalchemy, never re-imported
 from mlflow.tracking import MlflowClient  # noqa: F401
-from test_suite import DROP, MICRO_SETUP
+from test_suite import DROP, micro_setup
 
 from exaone_bench import cli
 
 def setup_text(model, choices: str = "") -> str:
     """The micro setup; with `choices`, zero-shot on with those label words."""
-    text = MICRO_SETUP.format(model=model)
+    text = micro_setup(model)
     return text.replace("zero_shot: {enabled: false}", f"zero_shot: {{choices: {choices}}}") if choices else text
 
 

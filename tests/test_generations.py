@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from test_suite import MICRO_SETUP
+from test_suite import micro_setup
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForImageTextToText,
@@ -327,7 +327,7 @@ def test_one_quick_suite_item_per_generation(checkpoint, pytester):
     with the reason, on a dense model (one experiments/ serves every generation)."""
     kind, path = checkpoint
     strategy, spec = ("prune_experts", "{keep: 6}") if kind == "exaone_moe" else ("drop_layers", "[3]")
-    files = {"experiments/setup": MICRO_SETUP.format(model=path),
+    files = {"experiments/setup": micro_setup(path),
              f"experiments/{strategy}": EXPERIMENT.format(strategy=strategy, spec=spec)}
     if kind == "exaone4-hybrid":
         files["experiments/prune_experts"] = (Path(__file__).parents[1] / "experiments" / "prune_experts.yaml").read_text()

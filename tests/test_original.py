@@ -424,3 +424,30 @@ def test_an_embedding_layer_the_teacher_lacks_is_refused_before_anything_is_buil
         check_embedding_layer(load_setup(path))
     path.write_text(path.read_text().replace("embedding_layer: 3", "embedding_layer: 2"))
     check_embedding_layer(load_setup(path))  # the final norm's input is a layer it may read
+
+
+def test_the_seed_screens_soup_is_the_mean_of_the_seeds_weights(tiny_exaone):
+    """benchmarks/bench_task_model_seeds.py: the uniform soup of classifiers drawn from one LM averages every
+    float tensor, keeps its dtype, and a model loaded with it gives its own logits (not either seed's)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from bench_task_model_seeds import soup
+
+    from exaone_bench.models.classifier import classifier_from
+
+    a, b = (classifier_from(tiny_exaone, 2, seed, 0) for seed in (0, 1))
+    with torch.no_grad():
+        b.model.layers[0].mlp.up_proj.weight.add_(1.0)
+    mean = soup([a, b])
+    for name, tensor in a.state_dict().items():
+        assert mean[name].dtype == tensor.dtype
+        assert torch.allclose(mean[name], (tensor.float() + b.state_dict()[name].float()) / 2)
+    assert torch.allclose(mean["score.weight"], (a.score.weight + b.score.weight) / 2)
+    assert not torch.equal(a.score.weight, b.score.weight)  # the seeds draw their own heads
+    souped = classifier_from(tiny_exaone, 2, 0, 0)
+    souped.load_state_dict(mean)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    logits = [m.eval()(input_ids=ids).logits for m in (a, b, souped)]
+    assert not torch.allclose(logits[2], logits[0]) and not torch.allclose(logits[2], logits[1])

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import termios
 
-from test_suite import DROP, MICRO_SETUP, MLP
+from test_suite import DROP, MLP, micro_setup
 from test_terminal_block import Screen
 
 from exaone_bench.suite.progress import LiveDisplay, WorkerProgress
@@ -82,7 +82,7 @@ def test_on_a_terminal_the_lines_are_redrawn_in_place(pytester, micro_reference,
     """Two xdist workers on a pseudo-terminal, rendered by a terminal emulator: after every redraw the block is on
     screen once, at its foot below xdist's own lines, and it is gone when the run ends; no library noise."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{pytester.path / 'fresh.db'}")  # a new store: its INFO lines
-    setup = MICRO_SETUP.format(model=micro_reference).replace("steps: 6", "steps: 150").replace("seeds: 2", "seeds: 1")
+    setup = micro_setup(micro_reference).replace("steps: 6", "steps: 150").replace("seeds: 2", "seeds: 1")
     pytester.makefile(".yaml", **{"experiments/setup": setup, "experiments/drop_layers": DROP,
                                   "experiments/reduce_mlp": MLP})
     raw = _run_on_a_terminal(["experiments", "-n", "2", "-k", "last1 or half", "--bench-progress-every", "0.2",

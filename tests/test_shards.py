@@ -15,7 +15,7 @@ import pytest
 # finder on sys.meta_path and disables the stdlib's. Imported inside a pytester test, pytester's
 # teardown would restore sys.meta_path without that finder, and no package metadata could be found.
 from mlflow.tracking import MlflowClient  # noqa: F401
-from test_suite import DROP, MICRO_SETUP, MLP
+from test_suite import DROP, MLP, micro_setup
 
 pytest_plugins = ["pytester"]
 
@@ -52,7 +52,7 @@ def mlflow_server(tmp_path):
 
 def test_two_shards_on_one_server_merge_into_the_one_process_report(pytester, micro_reference, data_root,
                                                                     mlflow_server, monkeypatch):
-    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1"),
+    pytester.makefile(".yaml", **{"experiments/setup": micro_setup(micro_reference).replace("seeds: 2", "seeds: 1"),
                                   "experiments/drop_layers": DROP, "experiments/reduce_mlp": MLP})
     (pytester.path / "experiments" / "durations.json").write_text(json.dumps({
         "experiments/drop_layers.yaml::drop_layers[last1]": 3.0, "experiments/drop_layers.yaml::drop_layers[impossible]": 2.0,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -10,10 +12,32 @@ pytest_plugins = ["pytester"]
 
 MICRO_SETUP = """
 model: {model}
+data: {{source: '{data}'}}
 training: {{steps: 6, batch_size: 8, lr: 1.0e-3, warmup_steps: 1, max_length: 24, seeds: 2}}
 evaluation: {{batch_size: 256, bootstrap: 50, latency: {{repeats: 2, warmup: 1}}, zero_shot: {{enabled: false}}}}
 calibration: {{samples: 4, seq_len: 16}}
 """
+
+MICRO_REVIEWS = 1_000
+
+
+def micro_setup(model, data: str | None = None) -> str:
+    """MICRO_SETUP for `model`, on `data` or else a real sample of the default data: 1,000 Rotten Tomatoes reviews.
+
+    A suite run reads its whole split (tokenised per seed, floors fitted, every model evaluated on the test
+    reviews); the sample keeps that part of every suite test small. Written once per worker, into its data dir,
+    from the raw file: `datasets` is not imported here, where pytester would unload it (its re-import fails).
+    """
+    if data is None:
+        path = Path(os.environ["EXAONE_BENCH_DATA"]) / "micro_reviews.csv"
+        if not path.is_file():
+            from exaone_bench.data.source import read_rotten_tomatoes
+
+            read_rotten_tomatoes().sample(MICRO_REVIEWS, random_state=0).to_csv(path.with_suffix(".tmp"), index=False)
+            path.with_suffix(".tmp").replace(path)
+        data = str(path)
+    return MICRO_SETUP.format(model=model, data=data)
+
 
 DROP = """
 strategy: drop_layers
@@ -43,7 +67,7 @@ variants:
 
 @pytest.fixture
 def suite(pytester, micro_reference):
-    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+    pytester.makefile(".yaml", **{"experiments/setup": micro_setup(micro_reference),
                                   "experiments/drop_layers": DROP, "experiments/reduce_mlp": MLP})
     return pytester
 
@@ -97,7 +121,7 @@ def test_pass_fail_and_readable_message(suite, data_root, monkeypatch):
 def test_xdist_builds_each_baseline_seed_once_and_matches_serial(suite, micro_reference, data_root):
     """-n 2 on a fresh setup hash: the workers share the baseline's seeds, each built once; a serial run
     then reads that baseline back (nothing trained again) and trains a variant to the same numbers."""
-    setup = MICRO_SETUP.format(model=micro_reference).replace("warmup_steps: 1", "warmup_steps: 2")  # a fresh setup hash
+    setup = micro_setup(micro_reference).replace("warmup_steps: 1", "warmup_steps: 2")  # a fresh setup hash
     suite.makefile(".yaml", **{"experiments/setup": setup})
     parallel = suite.runpytest_subprocess("experiments", "-k", "last1 or half", "-n", "2", "-p", "no:cacheprovider")
     parallel.assert_outcomes(passed=2)
@@ -175,7 +199,7 @@ variants:
 
 def test_identical_models_are_trained_once_and_shared_by_workers(pytester, micro_reference, data_root):
     """The scored variant removes the layer one named variant removes: one model, its seeds trained once."""
-    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+    pytester.makefile(".yaml", **{"experiments/setup": micro_setup(micro_reference),
                                   "experiments/drop_layers": SAME})
     out = pytester.runpytest_subprocess("experiments", "-n", "2", "-p", "no:cacheprovider")
     out.assert_outcomes(passed=3)
@@ -204,7 +228,7 @@ def test_corrupt_baseline_cache_is_detected_and_rebuilt(tmp_path, micro_referenc
     from exaone_bench.config.setup import load_setup
     from exaone_bench.pipeline.runner import Runner
 
-    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("batch_size: 8", "batch_size: 6"))
+    (tmp_path / "setup.yaml").write_text(micro_setup(micro_reference).replace("batch_size: 8", "batch_size: 6"))
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
     log = runner.baselines.seeds_dir() / "build.log"
     first = runner.baseline()
@@ -336,7 +360,7 @@ def test_models_are_released_between_variants(tmp_path, micro_reference):
     from exaone_bench.pipeline.runner import Runner
     from exaone_bench.suite.collect import load_experiment
 
-    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1"))
+    (tmp_path / "setup.yaml").write_text(micro_setup(micro_reference).replace("seeds: 2", "seeds: 1"))
     (tmp_path / "drop_layers.yaml").write_text(DROP)
     (tmp_path / "reduce_mlp.yaml").write_text(MLP)
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
@@ -357,7 +381,7 @@ def test_distill_recovery_uses_the_baseline_teacher(tmp_path, micro_reference):
 
     results = {}
     for mode in ("finetune", "distill"):
-        text = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", f"seeds: 1, recovery: {mode}")
+        text = micro_setup(micro_reference).replace("seeds: 2", f"seeds: 1, recovery: {mode}")
         (tmp_path / f"{mode}.yaml").write_text(text)
         (tmp_path / "drop_layers.yaml").write_text(DROP)
         setup = load_setup(tmp_path / f"{mode}.yaml")
@@ -376,7 +400,7 @@ def test_latency_interleaves_distinct_architectures_within_a_memory_budget(tmp_p
     from exaone_bench.evaluation import latency
     from exaone_bench.pipeline.runner import Runner
 
-    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference))
+    (tmp_path / "setup.yaml").write_text(micro_setup(micro_reference))
     runner = Runner(load_setup(tmp_path / "setup.yaml"))
     base = AutoConfig.from_pretrained(micro_reference).to_dict()
     small = {**base, "num_hidden_layers": 1, "layer_types": base["layer_types"][:1]}
@@ -431,9 +455,9 @@ def test_a_study_of_its_own_collects_its_files_writes_its_reports_and_measures_t
     """A setup naming `experiments: studies/micro` runs that directory's files and none of experiments/, writes
     reports/micro/, and with `evaluation.layer_curve` logs the curve, which the report rebuilt from MLflow shows."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{pytester.path / 'mlflow.db'}")
-    study = MICRO_SETUP.format(model=micro_reference).replace("seeds: 2", "seeds: 1").replace(
+    study = micro_setup(micro_reference).replace("seeds: 2", "seeds: 1").replace(
         "zero_shot: {enabled: false}}", "zero_shot: {enabled: false}, layer_curve: {counts: [1], draws: 2, texts: 30}}")
-    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference),
+    pytester.makefile(".yaml", **{"experiments/setup": micro_setup(micro_reference),
                                   "experiments/reduce_mlp": MLP, "experiments/setups/micro": study
                                   + "experiments: studies/micro\nreports: reports/micro\n",
                                   "studies/micro/drop_layers": DROP})

@@ -15,7 +15,7 @@ import yaml
 # before any in-process run: mlflow's importlib_metadata backport replaces the stdlib's finder (test_usage.py)
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - and its sqlalchemy, never re-imported
 from mlflow.tracking import MlflowClient
-from test_suite import DROP, MICRO_SETUP, MLP
+from test_suite import DROP, MLP, micro_setup
 from transformers import AutoModelForCausalLM
 
 from exaone_bench.data.split import DataSpec, load_split
@@ -53,7 +53,7 @@ def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
     """
     root = tmp_path_factory.mktemp("suite")
     (root / "experiments").mkdir()
-    setup = (MICRO_SETUP.format(model=micro_reference).replace("zero_shot: {enabled: false}",
+    setup = (micro_setup(micro_reference).replace("zero_shot: {enabled: false}",
                                                                f"zero_shot: {{choices: {CHOICES}}}")
              + f"compare:\n  - {{source: '{tiny_llama_dir}', fine_tune: true}}\n")
     for name, text in {"setup": setup, "drop_layers": DROP, "reduce_mlp": MLP, "trim_vocab": CRASH}.items():
@@ -73,6 +73,12 @@ def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
 def logged_compare(root: Path) -> str:
     """The comparison model's source as the logged suite's setup names it."""
     return yaml.safe_load((root / "experiments" / "setup.yaml").read_text())["compare"][0]["source"]
+
+
+def logged_test_split(root: Path):
+    """The test split of the data the logged suite ran on."""
+    source = yaml.safe_load((root / "experiments" / "setup.yaml").read_text())["data"]["source"]
+    return source, load_split(DataSpec(source=source))["test"]
 
 
 def _runs(client):
@@ -175,7 +181,7 @@ def test_zero_shot_rows_for_the_baseline_the_variants_and_the_comparison_model(l
     the report answers the size-versus-specialisation question with its chart."""
     root, env, client = logged
     results = json.loads((root / "reports" / "latest" / "results.json").read_text())
-    n = len(load_split(DataSpec())["test"])
+    n = len(logged_test_split(root)[1])
     last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
     (ref,) = results["references"]
     for row in (results["baseline"], last1, ref):
@@ -208,8 +214,8 @@ def test_the_harness_cli_scores_an_exported_variant_as_the_suite_did(logged, mic
     root, env, _ = logged
     results = json.loads((root / "reports" / "latest" / "results.json").read_text())
     last1 = [r for r in results["variants"] if r["name"] == "drop_layers[last1]"][0]
-    test = load_split(DataSpec())["test"]
-    task_dir, task = split_task("rotten_tomatoes", list(test["text"]), test["label"], yaml.safe_load(CHOICES))
+    source, test = logged_test_split(root)
+    task_dir, task = split_task(source, list(test["text"]), test["label"], yaml.safe_load(CHOICES))
     (tmp_path / "v.yaml").write_text("compression: {drop_layers: [1]}\n")
     exe = Path(sys.executable).parent
     out = subprocess.run([str(exe / "exaone-bench"), "compress", "--model", str(micro_reference), "--config",
@@ -285,7 +291,7 @@ def test_mlflow_writes_leave_the_controller_free_and_keep_their_order(tmp_path, 
     from exaone_bench.config.setup import load_setup
     from exaone_bench.suite.session import BenchSession
 
-    (tmp_path / "setup.yaml").write_text(MICRO_SETUP.format(model=micro_reference))
+    (tmp_path / "setup.yaml").write_text(micro_setup(micro_reference))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
     session = BenchSession(load_setup(tmp_path / "setup.yaml"), tmp_path)
     busy = threading.Event()

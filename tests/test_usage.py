@@ -16,7 +16,7 @@ import pytest
 # finder on sys.meta_path and disables the stdlib's. Imported inside a pytester test, pytester's
 # teardown would restore sys.meta_path without that finder, and no package metadata could be found.
 from mlflow.tracking import MlflowClient
-from test_suite import DROP, MICRO_SETUP, MLP
+from test_suite import DROP, MLP, micro_setup
 
 pytest_plugins = ["pytester"]
 
@@ -63,7 +63,7 @@ def test_outputs_that_cannot_be_written_are_named(tmp_path, monkeypatch):
 
 
 def test_a_missing_data_source_is_one_usage_error_before_anything_runs(pytester, micro_reference):
-    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference) + "data: {source: gone.csv}\n",
+    pytester.makefile(".yaml", **{"experiments/setup": micro_setup(micro_reference, data="gone.csv"),
                                   "experiments/drop_layers": DROP})
     out = pytester.runpytest_inprocess("experiments")
     assert out.ret == pytest.ExitCode.USAGE_ERROR
@@ -76,7 +76,7 @@ def test_each_worker_sees_one_gpu_of_the_callers_list(pytester, micro_reference,
     from exaone_bench.core.validate import SpecError
     from exaone_bench.suite import devices
 
-    pytester.makefile(".yaml", **{"experiments/setup": MICRO_SETUP.format(model=micro_reference)})
+    pytester.makefile(".yaml", **{"experiments/setup": micro_setup(micro_reference)})
     pytester.makepyfile(test_env="""
         import os
         def test_env(tmp_path_factory):
@@ -127,7 +127,7 @@ def test_sigint_leaves_no_running_run_an_incomplete_report_and_no_half_written_c
     run, the report says it is incomplete and lists what finished, and no cache entry is half-written."""
     uri = f"sqlite:///{pytester.path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    setup = MICRO_SETUP.format(model=micro_reference).replace("steps: 6", "steps: 400").replace("seeds: 2", "seeds: 1")
+    setup = micro_setup(micro_reference).replace("steps: 6", "steps: 400").replace("seeds: 2", "seeds: 1")
     pytester.makefile(".yaml", **{"experiments/setup": setup, "experiments/drop_layers": DROP,
                                   "experiments/reduce_mlp": MLP})
     log = pytester.path / "run.log"
