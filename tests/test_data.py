@@ -82,6 +82,40 @@ def test_bring_your_own_csv_and_jsonl(tmp_path):
         assert sum(sum(c.values()) for c in meta["counts"].values()) == 60
 
 
+def test_workers_asking_for_a_new_split_at_once_get_it_written_once(tmp_path, monkeypatch):
+    """The first `-n 2` run on a new data file: every worker asks for the split together; one writes it, the
+    others wait for it and read it (without the lock a second writer replaced the folder under the first)."""
+    import threading
+
+    csv = tmp_path / "mine.csv"
+    csv.write_text("text,label\n" + "\n".join(f"review number {i},{'pos' if i % 3 else 'neg'}" for i in range(60)) + "\n")
+    spec = data_split.DataSpec(source=str(csv))
+    reads, real = [], data_split.checked
+
+    def slow_checked(s):
+        reads.append(s)
+        out = real(s)
+        threading.Event().wait(0.3)  # the window in which another worker used to start its own copy
+        return out
+
+    monkeypatch.setattr(data_split, "checked", slow_checked)
+    got, errors = [], []
+
+    def worker():
+        try:
+            got.append(data_split.prepare(spec))
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(reads) == 1 and got == [spec.split_dir] * 3
+    assert json.loads((spec.split_dir / "meta.json").read_text())["rows"] == 60
+
+
 @pytest.mark.parametrize(
     "content, suffix, message",
     [

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exaone_bench.core.cache import atomic_dir, stable_hash, verify_checksums, write_checksums
+from exaone_bench.core.cache import atomic_dir, shipped_or_built, stable_hash, verify_checksums, write_checksums
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data import checks
 from exaone_bench.data.card import describe
@@ -84,31 +84,36 @@ def label_order(names) -> list[str]:
 
 
 def prepare(spec: DataSpec = DataSpec()) -> Path:
-    """Write the split once (JSONL + checksums + meta); later calls verify and reuse it."""
+    """Write the split once (JSONL + checksums + meta); later calls verify and reuse it.
+
+    Written under the cache's file lock: the workers of a first `-n 2` run on a new data file all
+    ask for it at once, and one writes it while the others wait and then read it.
+    """
     out = spec.split_dir
-    if verify_checksums(out):
-        return out
-    raw, frame = checked(spec)
-    label_names = label_order(frame["label"].unique())
-    frame["label"] = frame["label"].map({name: i for i, name in enumerate(label_names)})
-    parts = _split(frame, spec)
-    with atomic_dir(out) as tmp:
-        for name, part in parts.items():
-            part.to_json(tmp / f"{name}.jsonl", orient="records", lines=True, force_ascii=False)
-        meta = {
-            "spec": asdict(spec),
-            "origin": origin(spec),
-            "rows_before_dedupe": int(len(raw)),
-            "rows": int(len(frame)),
-            "label_names": label_names,
-            "counts": {n: {label_names[k]: int(v) for k, v in p["label"].value_counts().sort_index().items()}
-                       for n, p in parts.items()},
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        write_checksums(tmp, [f"{n}.jsonl" for n in SPLITS] + ["meta.json"])
-        if spec.source == ROTTEN_TOMATOES:
-            (data_dir() / "README.md").write_text(describe(meta, spec.split_dir.name))
-    return out
+
+    def write() -> None:
+        raw, frame = checked(spec)
+        label_names = label_order(frame["label"].unique())
+        frame["label"] = frame["label"].map({name: i for i, name in enumerate(label_names)})
+        parts = _split(frame, spec)
+        with atomic_dir(out) as tmp:
+            for name, part in parts.items():
+                part.to_json(tmp / f"{name}.jsonl", orient="records", lines=True, force_ascii=False)
+            meta = {
+                "spec": asdict(spec),
+                "origin": origin(spec),
+                "rows_before_dedupe": int(len(raw)),
+                "rows": int(len(frame)),
+                "label_names": label_names,
+                "counts": {n: {label_names[k]: int(v) for k, v in p["label"].value_counts().sort_index().items()}
+                           for n, p in parts.items()},
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+            write_checksums(tmp, [f"{n}.jsonl" for n in SPLITS] + ["meta.json"])
+            if spec.source == ROTTEN_TOMATOES:
+                (data_dir() / "README.md").write_text(describe(meta, spec.split_dir.name))
+
+    return out if verify_checksums(out) else shipped_or_built(out, False, write)
 
 
 def split_meta(spec: DataSpec = DataSpec()) -> dict:
