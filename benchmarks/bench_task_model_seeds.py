@@ -33,7 +33,7 @@ from exaone_bench.evaluation.classification import classification_metrics
 from exaone_bench.models.classifier import classifier_from
 from exaone_bench.training.loop import predict
 
-GOAL = "tell a task model's seed noise from its recipe's plateau: do its seeds err on the same reviews?"
+GOAL = "tell a task model's seed noise from its recipe's plateau by whether its seeds err on the same reviews"
 
 
 def soup(models: list) -> dict:
