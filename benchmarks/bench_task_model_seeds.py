@@ -75,7 +75,7 @@ def main() -> None:
             "accuracy": [round(float((y == gold).mean()), 4) for y in labels],
             "agreement": {f"{a}-{b}": round(float((labels[i] == labels[j]).mean()), 4)
                           for (i, a), (j, b) in itertools.combinations(enumerate(seeds), 2)},
-            "all_wrong": round(float(np.mean([all(y[k] != gold[k] for y in labels) for k in range(len(gold))])), 4),
+            "all_wrong": round(float(np.all(np.stack(labels) != gold, axis=0).mean()), 4),
             "ensemble": round(classification_metrics(gold, probs)["accuracy"], 4),
             "soup": round(classification_metrics(gold, predict(souped, data, pad, setup.evaluation.batch_size))["accuracy"], 4),
         }

@@ -53,8 +53,7 @@ def logged(tmp_path_factory, micro_reference, tiny_llama_dir, data_root):
     """
     root = tmp_path_factory.mktemp("suite")
     (root / "experiments").mkdir()
-    setup = (micro_setup(micro_reference).replace("zero_shot: {enabled: false}",
-                                                               f"zero_shot: {{choices: {CHOICES}}}")
+    setup = (micro_setup(micro_reference).replace("zero_shot: {enabled: false}", f"zero_shot: {{choices: {CHOICES}}}")
              + f"compare:\n  - {{source: '{tiny_llama_dir}', fine_tune: true}}\n")
     for name, text in {"setup": setup, "drop_layers": DROP, "reduce_mlp": MLP, "trim_vocab": CRASH}.items():
         (root / "experiments" / f"{name}.yaml").write_text(text)
