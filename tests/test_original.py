@@ -339,6 +339,25 @@ def test_frozen_embeddings_leave_the_table_as_it_started_and_name_their_own_task
     assert json.loads((built / "run_meta.json").read_text())["task_model"]["freeze_embeddings"] is True
 
 
+def test_attention_dropout_trains_the_task_model_and_leaves_the_saved_config_alone(micro_task):
+    from exaone_bench.base_models import task_model
+
+    setup, split, task, out = micro_task
+    assert "dropout" not in setup.task_model.keyed()  # task models made before the key keep their names
+    dropped = setup.model_copy(update={"task_model": setup.task_model.model_copy(update={"dropout": 0.5})})
+    assert TaskModel(dropped, split, DataSpec().split_dir.name).dir != out
+    student = task_model.student(dropped, split, task.teacher, say=lambda text: None)
+    rates = {m.attention_dropout for m in student.model.modules() if hasattr(m, "attention_dropout")}
+    assert rates == {0.5} and student.causal_lm.config.attention_dropout == 0.0
+    ids = torch.tensor([student.data.ids[0]])
+    model = student.model.train()
+    torch.manual_seed(0)
+    first = model(input_ids=ids).logits
+    assert not torch.equal(first, model(input_ids=ids).logits)  # a different mask each pass while training
+    model.eval()
+    assert torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
 def test_contextual_embeddings_average_the_teachers_states_over_each_tokens_uses(micro_reference):
     from exaone_bench.base_models.embeddings import contextual, contextual_rows
     from exaone_bench.base_models.load import load_model

@@ -108,6 +108,10 @@ def student(setup: Setup, split: Split, teacher: Teacher, say: Callable[[str], N
     model = classifier_from(causal_lm, split.num_labels, setup.task_model.seed, pad)
     if setup.task_model.freeze_embeddings:  # the optimiser (training.optim.decay_groups) skips a frozen table
         model.get_input_embeddings().weight.requires_grad_(False)
+    if setup.task_model.dropout:  # on the classifier only: the LM whose config is saved keeps its own rate
+        for module in model.modules():
+            if hasattr(module, "attention_dropout"):
+                module.attention_dropout = setup.task_model.dropout
     data = encode(tokenizer, teacher.transfer_texts(), teacher.gold(), training.max_length)
     aux = None
     if setup.task_model.features > 0:  # feature distillation: the pooled state regressed on the teacher's features

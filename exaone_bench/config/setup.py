@@ -144,6 +144,9 @@ class TaskModelSetup(Schema):
     # keep the input embeddings as they start (the teacher's, mapped): a word the training texts never use keeps its
     # place among the words they do (Kim 2014's static vectors), and the table's parameters cannot fit the transfer set
     freeze_embeddings: bool = False
+    # dropout on the attention probabilities while the task model trains (EXAONE 4's one dropout); the task model is
+    # saved with its LM's own config, so variants cut from it recover without it
+    dropout: float = Field(0.0, ge=0, lt=1)
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     threads: int = Field(0, ge=0, le=256)
 
@@ -152,7 +155,8 @@ class TaskModelSetup(Schema):
     def _counts(cls, v):
         return _positive(v)
 
-    LATER: ClassVar[tuple[str, ...]] = ("embedding_layer", "features", "feature_dims", "freeze_embeddings")  # keys added after the first task models
+    LATER: ClassVar[tuple[str, ...]] = ("embedding_layer", "features", "feature_dims", "freeze_embeddings",
+                                        "dropout")  # keys added after the first task models
 
     def keyed(self) -> dict:
         """What a task model depends on: every key but `threads`; a later key at its default leaves the dict, so a
