@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from exaone_bench.core import machine as host
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "benchmarks" / "records.jsonl"
@@ -55,22 +56,6 @@ def _matmul_gflops(device: str, n: int, warmup: int = 2, reps: int = 5) -> float
     return round(2 * n**3 / statistics.median(times) / 1e9, 1)
 
 
-def _cpu() -> tuple[str | None, set[str]]:
-    """(model name, flags) from /proc/cpuinfo, else lscpu."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        try:
-            text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return platform.processor() or None, set()
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip().lower(), value.strip())
-    return fields.get("model name") or platform.processor() or None, set(fields.get("flags", "").split())
-
-
 def machine() -> dict:
     """The machine as a benchmark sees it: CPU, cores, bf16 units, torch, GPU, and measured matmul rates.
 
@@ -79,7 +64,7 @@ def machine() -> dict:
     """
     import torch
 
-    cpu, flags = _cpu()
+    units = host.bf16_flags()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -88,12 +73,12 @@ def machine() -> dict:
         torch.set_num_threads(threads)
     gpu = torch.cuda.is_available()
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "avx512_bf16": "avx512_bf16" in flags,
-        "amx": any(f.startswith("amx") for f in flags),
+        "cpu": host.cpu_name(),
+        "cores": host.cores(),
+        "avx512_bf16": "avx512_bf16" in units,
+        "amx": "amx_bf16" in units,
         "torch": torch.__version__,
-        "gpu": torch.cuda.get_device_name() if gpu else None,
+        "gpu": host.gpu(),
         "matmul_gflops_1thread": rate,
         "matmul_gflops_gpu": _matmul_gflops("cuda", 4096) if gpu else None,
     }

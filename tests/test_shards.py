@@ -73,6 +73,12 @@ def test_two_shards_on_one_server_merge_into_the_one_process_report(pytester, mi
     assert f"report for 2 session(s) of setup {setup_hash} (2 variants, 0 post-training rows)" in out.stdout
     readme = (pytester.path / "merged" / f"merged-{setup_hash}" / "README.md").read_text()
     assert "merged from 2 sessions (shards)" in readme and "## drop_layers" in readme and "## reduce_mlp" in readme
+    from exaone_bench.core import machine
+
+    # each shard names the machine it ran on (here both the same; on a split run, each its own)
+    here = machine.summary(machine.describe())
+    assert [s["machine"] for s in shards] == [here, here]
+    assert readme.count(f" on {here}") == 2 and "Machines: shard `" in readme
 
     from exaone_bench.evidence.tracking import Tracker
 

@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from test_suite import DROP, MLP, micro_setup
 from transformers import AutoModelForCausalLM
 
+from exaone_bench.core import machine
 from exaone_bench.data.split import DataSpec, load_split
 from exaone_bench.evaluation.zero_shot import split_task
 from exaone_bench.evidence.records import BaselineResult, VariantResult
@@ -113,6 +114,11 @@ def test_parent_and_children_with_params_tags_and_artifacts(logged):
     history = client.get_metric_history(last1.info.run_id, "accuracy_per_seed")
     assert sorted(m.step for m in history) == [0, 1]
     assert "setup.training.steps" in parents[0].data.params
+    # the machine every time and float in the session depends on: tagged, kept in results.json, named by the report
+    here = machine.summary(machine.describe())
+    assert parents[0].data.tags["machine"] == tags["machine"] == here
+    assert json.loads((root / "reports" / "latest" / "results.json").read_text())["machine"] == here
+    assert f"Machine: {here}." in (root / "reports" / "latest" / "README.md").read_text()
 
 
 def test_latency_is_measured_at_session_end_and_logged(logged):

@@ -11,7 +11,6 @@ where it was trained. Cached by the hash of everything that made it; shipped for
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ import torch
 
 from exaone_bench.base_models.embeddings import contextual, mapped, mapped_with_glove
 from exaone_bench.base_models.load import cached_config, load_model
-from exaone_bench.base_models.teacher import SHIPPED, Teacher, bf16_units
+from exaone_bench.base_models.teacher import SHIPPED, Teacher
 from exaone_bench.config.setup import Setup, TrainingSetup
 from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
+from exaone_bench.core.machine import bf16_units, cpu_name, gpu
 from exaone_bench.core.paths import data_dir
 from exaone_bench.core.validate import SpecError
 from exaone_bench.data.batches import Encoded, encode
@@ -142,8 +142,8 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
             "transfer_texts": len(s.data.ids), "steps": training.steps, "dtype": s.dtype,
             "final_loss": round(float(np.mean(result.losses[-50:])), 4), "tokens_per_second": round(result.tokens_per_second),
             "validation": scores["validation"], "test": scores["test"], "seconds": round(time.perf_counter() - t0, 1),
-            "ran_on": {"processor": _processor(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                       "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
+            "ran_on": {"processor": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                       "cuda": gpu()}}
     with atomic_dir(out) as tmp:
         causal_lm.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -176,12 +176,6 @@ def _teacher_embeddings(setup: Setup, causal_lm, tokenizer, split: Split, bf16: 
 
     table.data = contextual(tokenizer, table.data, teacher_lm, teacher_tokenizer, split.texts["train"], layer,
                             bf16=bf16, on_batch=report)
-
-
-def _processor() -> str:
-    from exaone_bench.base_models.teacher import _cpu_name
-
-    return _cpu_name() or platform.processor()
 
 
 def read_head(directory: Path) -> torch.Tensor:

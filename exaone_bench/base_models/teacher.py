@@ -24,6 +24,7 @@ from exaone_bench.base_models import sampled
 from exaone_bench.base_models.load import load_model
 from exaone_bench.config.setup import TeacherSetup
 from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
+from exaone_bench.core.machine import bf16_units, cpu_name, gpu
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.augment import Augmentation, transfer_set
 from exaone_bench.data.split import Split
@@ -32,17 +33,6 @@ from exaone_bench.evaluation.classification import classification_metrics
 SAMPLED = "sampled.txt.gz"  # the texts the teacher LM wrote, one per line, beside the labels computed from them
 SHIPPED = Path(__file__).parent / "shipped"  # one-time outputs committed with the package, verified by checksum
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the probe's inverse regularisation, chosen on validation
-
-
-def bf16_units() -> bool:
-    """Whether this machine runs bf16 matmuls fast: a CUDA GPU, or a CPU with AMX or AVX-512 bf16."""
-    if torch.cuda.is_available():
-        return True
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def augmentation(spec: TeacherSetup) -> Augmentation:
@@ -165,8 +155,8 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
             "train_texts": n_train, "probe": {"kind": "logistic regression on standardised last-token features",
                                               "C": c, "validation_accuracy_by_C": scores},
             "validation": validation, "test": test, "bf16": bf16, "seconds": round(time.perf_counter() - t0, 1),
-            "ran_on": {"machine": platform.machine(), "processor": _cpu_name(), "threads": torch.get_num_threads(),
-                       "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "ran_on": {"machine": platform.machine(), "processor": cpu_name(), "threads": torch.get_num_threads(),
+                       "cuda": gpu(),
                        "torch": torch.__version__}}
     with atomic_dir(out) as tmp:
         np.savez_compressed(tmp / "labels.npz", logits=logits.astype(np.float16))
@@ -189,16 +179,6 @@ def _read_lines(path: Path) -> list[str]:
     import gzip
 
     return gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 class Teacher:

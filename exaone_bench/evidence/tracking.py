@@ -270,7 +270,8 @@ class Tracker:
         """One document from every session of `setup_hash` (each shard's runs): a row logged by several
         sessions is taken from the latest; the baseline, trained once per setup hash, is the latest's."""
         docs = [self.read_session(rid) for rid in self.sessions(setup_hash)]
-        merged = {**docs[-1], "run_id": ",".join(d["run_id"] for d in docs), "shards": [d["run_id"] for d in docs]}
+        merged = {**docs[-1], "run_id": ",".join(d["run_id"] for d in docs), "shards": [d["run_id"] for d in docs],
+                  "machines": [d["tags"].get("machine", "") for d in docs]}
         for key in ("references", "variants", "post_training"):
             rows = {r.name: r for d in docs for r in d[key]}
             merged[key] = sorted(rows.values(), key=lambda r: r.name)

@@ -42,6 +42,17 @@ def resolution(doc: dict) -> list[str]:
             ("Bounds inside the floor: " + "; ".join(close) + ".") if close else "No bound lies inside the floor.", ""]
 
 
+def machines(doc: dict) -> str:
+    """The line naming the machine(s) the session's rows were measured on (a merged report: each shard's)."""
+    if doc.get("shards"):
+        return "Machines: " + "; ".join(f"shard `{rid}` on {m or 'an unrecorded machine'}"
+                                        for rid, m in zip(doc["shards"], doc["machines"])) + "."
+    m = doc.get("tags", {}).get("machine")
+    return (f"Machine: {m}. Times, latencies and the last bits of every float are this machine's; another CPU of "
+            "the same cloud kind may differ." if m else
+            "Machine: not recorded (a session logged before sessions named their machine).")
+
+
 def reason(failed: dict) -> str:
     """A failure's one line: the exception as the item saw it, else the last line of its message."""
     if failed.get("reason"):
@@ -83,7 +94,7 @@ def render(doc: dict, out: Path) -> Path:
              f"Latency: median of {lat['repeats']} batch-{lat['batch_size']} forwards of {lat['seq_len']} tokens "
              f"({lat['warmup']} warm-up passes excluded, {lat['threads']} thread), measured after the last variant "
              "with nothing else running, the models' forwards interleaved so that a slow spell of the machine "
-             "falls on all of them alike.", ""]
+             "falls on all of them alike.", "", machines(doc), ""]
     if len(doc.get("shards", [])) > 1:
         lines += ["Merged shards: each shard measured the latency of its own rows on its own machine at its end, "
                   "so latencies compare within a shard, not across shards.", ""]

@@ -156,10 +156,12 @@ class BenchSession:
     @property
     def tracker(self):
         if self._tracker is None:
+            from exaone_bench.core import machine
             from exaone_bench.evidence.tracking import Tracker, git_commit, tracking_uri
 
             self._tracker = Tracker(tracking_uri(self.setup.tracking_uri, self.rootdir))
-            self._tags = {"setup_hash": self.setup.hash, "git_commit": git_commit(self.rootdir)}
+            self._tags = {"setup_hash": self.setup.hash, "git_commit": git_commit(self.rootdir),
+                          "machine": machine.summary(machine.describe())}  # what its times and float bits depend on
             self._tracker.start_parent(f"session {self.stamp}", self.setup.flat(), self.setup.as_dict(), self._tags)
         return self._tracker
 
@@ -283,7 +285,8 @@ class BenchSession:
         """reports/latest/results.json: the setup, the baseline with its floors, the comparison models, every variant
         and post-training row."""
         doc = {"setup": self.setup.as_dict(), "setup_path": self.setup.path, "setup_hash": self.setup.hash,
-               "mlflow_run_id": self.tracker.parent_id, "started": self.started, "finished": time.time(),
+               "mlflow_run_id": self.tracker.parent_id, "machine": self._tags["machine"], "started": self.started,
+               "finished": time.time(),
                "latency_seconds": self.latency_seconds, "incomplete": interrupted,
                "baseline": baseline.to_dict() if baseline is not None else None, "references": [r.to_dict() for r in references],
                "variants": [r.to_dict() for r in sorted(self.results, key=lambda r: r.name) if r.stage != "post_training"],

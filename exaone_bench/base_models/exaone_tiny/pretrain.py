@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from exaone_bench.base_models.exaone_tiny.recipe import SPECIAL_TOKENS, Recipe, model_config
+from exaone_bench.core import machine
 from exaone_bench.core.cache import stable_hash, write_checksums
 from exaone_bench.core.paths import models_dir
 from exaone_bench.data import npm_corpus
@@ -145,14 +146,8 @@ def pretrain(model, train: torch.Tensor, recipe: Recipe, progress: bool = True, 
 
 def host() -> dict:
     """Where a piece of pretraining ran: float bits differ between CPUs (and GPUs)."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        cpuinfo = ""
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    return {"cpu": names[0] if names else platform.machine(), "avx512_bf16": "avx512_bf16" in cpuinfo,
-            "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return {"cpu": machine.cpu_name(), "avx512_bf16": "avx512_bf16" in machine.bf16_flags(),
+            "threads": torch.get_num_threads(), "gpu": machine.gpu()}
 
 
 def _versions() -> dict[str, str]:
