@@ -111,6 +111,28 @@ def test_comparison_models_do_not_change_what_the_suite_trains(tmp_path):
     assert a.hash == b.hash and a.seed_hash == b.seed_hash and b.compare[0].fine_tune
 
 
+def test_keys_added_later_at_their_defaults_leave_the_setup_hash_as_it_was(tmp_path):
+    """`training.teacher` and `task_model` keys added after setups were first hashed (their `LATER` lists) enter the
+    setup's hash only when set away from their defaults, so caches and shards made before them still match."""
+    from exaone_bench.config.setup import TaskModelSetup, TeacherSetup
+
+    base = "model: exaone-tiny\noriginal: task\ntraining: {teacher: {source: smollm2-135m%s}}\ntask_model: {%s}\n"
+    plain = load_setup(_write(tmp_path / "a.yaml", base % ("", "")))
+    key = plain.cache_key()
+    assert not set(TeacherSetup.LATER) & set(key["training"]["teacher"])
+    assert not set(TaskModelSetup.LATER) & set(key["task_model"])
+    defaults = ", ".join(f"{k}: {TeacherSetup.model_fields[k].default}" for k in TeacherSetup.LATER)
+    spelled = load_setup(_write(tmp_path / "b.yaml", base % (", " + defaults, "dropout: 0.0, features: 0.0")))
+    assert spelled.hash == plain.hash and spelled.seed_hash == plain.seed_hash
+    moved = load_setup(_write(tmp_path / "c.yaml", base % (", sampled: 100", "")))
+    assert moved.hash != plain.hash and moved.cache_key()["training"]["teacher"]["sampled"] == 100
+
+
+def _write(path, text: str):
+    path.write_text(text)
+    return path
+
+
 def test_every_shipped_setup_validates_with_its_label_words_and_comparisons():
     """The setups under experiments/ load through the schema; each scores the same label words."""
     root = Path(__file__).parent.parent / "experiments"

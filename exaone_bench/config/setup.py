@@ -459,7 +459,8 @@ class Setup(Schema):
             key["task_model"] = self.task_model.keyed()
         if key["training"]["teacher"] is None:  # setups without a teacher keep the hashes they had
             key["training"].pop("teacher")
-        else:
+        else:  # as its labels are keyed: a key added later, at its default, leaves the setup's hash as it was
+            key["training"]["teacher"] = self.training.teacher.keyed()
             key["training"]["teacher"].pop("threads")
         return key
 
