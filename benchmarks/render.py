@@ -75,6 +75,10 @@ NOTES = {  # what a reader needs to read a script's figures, shown once above it
         "small random-token calibration batch; trim_vocab is timed on its structural cut, since the "
         "EXAONE tokenizer cannot be fetched offline. Peak memory is the process's peak RSS over the "
         "model's own bytes."),
+    "bench_verdicts_across_machines": (
+        "Verdicts are read from the two rendered reports, after recovery and before it; `decided` counts the "
+        "items each machine confirmed or rejected, and `largest_delta_move` is the largest change of one "
+        "item's mean delta (of the first bounded metric) between the machines, in accuracy points."),
     "smollm2_evidence": (
         "SmolLM2-135M has 9 query heads in 3 KV groups, so the heads cut keeps 2 of 3 per group. The "
         "fine-tune is the setup's reduced one: its accuracies read \"not with a short recovery\", not "
