@@ -8,9 +8,11 @@ it reproduces that task model's scores (`task_model.student` builds the student 
 every `--every` steps and the final scores of exponential moving averages (`--ema` decays) and
 uniform averages of every 10th step's weights over the run's last fractions (`--swa`).
 `--eos` appends the tokenizer's end-of-text token to every text (training and evaluation), so
-the classifier pools the same token for each. Nothing is written but the record.
+the classifier pools the same token for each. `--teacher` changes a `training.teacher` key (the transfer set's
+`copies`, say): its labels are built once and cached by hash like any teacher's, and the run is then paired by seed
+only, since the data it draws from differ. Nothing else is written but the record.
 
-    python benchmarks/bench_task_model_levers.py [--seed 0] [--set weight_decay=0.1] [--eos]
+    python benchmarks/bench_task_model_levers.py [--seed 0] [--set weight_decay=0.1] [--teacher copies=10] [--eos]
 """
 from __future__ import annotations
 
@@ -73,6 +75,8 @@ def main() -> None:
     p.add_argument("--setup", default="experiments/setup.yaml")
     p.add_argument("--seed", type=int, default=0, help="task_model.seed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a task_model key changed (YAML value)")
+    p.add_argument("--teacher", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training.teacher key changed (YAML value)")
     p.add_argument("--eos", action="store_true", help="append the end-of-text token to every text")
     p.add_argument("--every", type=int, default=480, help="steps between validation reads of the run's own weights")
     p.add_argument("--ema", default="0.998,0.999,0.9995", help="EMA decays ('' for none)")
@@ -81,8 +85,12 @@ def main() -> None:
     machine = records.machine()
     setup = load_setup(args.setup)
     changes = {"seed": args.seed, **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}}
-    setup = setup.model_copy(update={"task_model": type(setup.task_model).model_validate(
-        {**setup.task_model.model_dump(), **changes})})
+    teacher_changes = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.teacher)}
+    spec = setup.training.teacher
+    setup = setup.model_copy(update={
+        "task_model": type(setup.task_model).model_validate({**setup.task_model.model_dump(), **changes}),
+        "training": setup.training.model_copy(update={"teacher": type(spec).model_validate(
+            {**spec.model_dump(), **teacher_changes})})})
     spec = DataSpec.of(setup.data)
     split = Split.load(spec)
     teacher = Teacher(setup.training.teacher, split, spec.split_dir.name)
@@ -126,6 +134,8 @@ def main() -> None:
         print(f"{name:16s} validation {row['validation']['accuracy']:.4f}  test {row['test']['accuracy']:.4f} / "
               f"{row['test']['precision']:.4f}")
     figures = {"seed": args.seed, "changes": {k: v for k, v in changes.items() if k != "seed"}, "eos": args.eos,
+               **({"teacher_changes": teacher_changes} if teacher_changes else {}),
+               "transfer_texts": len(teacher.transfer_texts()),
                "validation_curve": curve, "final_loss": round(float(np.mean(result.losses[-50:])), 4),
                "tokens_per_s": round(result.tokens_per_second), "seconds": round(time.perf_counter() - t0, 1),
                "validation": round(rows["run"]["validation"]["accuracy"], 4),
@@ -135,7 +145,8 @@ def main() -> None:
                                 "test_accuracy": round(r["test"]["accuracy"], 4),
                                 "test_precision": round(r["test"]["precision"], 4)} for k, r in rows.items() if k != "run"}}
     modes = (f"--setup {args.setup}" if args.setup != "experiments/setup.yaml" else "",
-             f"--seed {args.seed}" if args.seed else "", *(f"--set {s}" for s in args.set), "--eos" if args.eos else "")
+             f"--seed {args.seed}" if args.seed else "", *(f"--set {s}" for s in args.set),
+             *(f"--teacher {s}" for s in args.teacher), "--eos" if args.eos else "")
     records.append(records.name("bench_task_model_levers", *modes), figures, GOAL, machine_before=machine,
                    headline=["validation", "test_accuracy", "test_precision"])
 
