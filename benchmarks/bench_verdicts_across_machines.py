@@ -3,11 +3,11 @@
 Float kernels differ between CPUs (docs/internals.md), so the same suite run elsewhere trains other last bits and may
 move a verdict to or from inconclusive; a bound confirmed on one machine and rejected on the other would mean an
 interval does not hold what it claims. This reads two rendered reports (each README prints one verdict line per
-variant and phase, `judge`'s words, and names its machine), by default the committed `reports/latest` (`git show`)
-against this checkout's, and appends a record naming both machines with each verdict pair and how far each delta
-moved. A report from before reports named their machine needs `--committed-machine`.
+variant and phase, `judge`'s words, and names its machine), by default the committed `reports/latest` (`git show`;
+or a file) against this checkout's, and appends a record naming both machines with each verdict pair and how far
+each delta moved. A report from before reports named their machine needs `--committed-machine`.
 
-    python benchmarks/bench_verdicts_across_machines.py [--committed HEAD:reports/latest/README.md]
+    python benchmarks/bench_verdicts_across_machines.py [--committed HEAD:reports/latest/README.md | FILE]
         [--committed-machine TEXT] [--here reports/latest/README.md]
 """
 from __future__ import annotations
@@ -52,7 +52,8 @@ def compare(a: dict, b: dict) -> dict:
     moved = {k: abs(a[k][1] - b[k][1]) for k in shared if a[k][1] is not None and b[k][1] is not None}
     return {"items": len(shared), "only_in_one": sorted(set(a) ^ set(b)),
             "agree": sum(x == y for x, y in pairs.values()),
-            "to_or_from_inconclusive": {k: f"{x} -> {y}" for k, (x, y) in pairs.items() if x != y and "inconclusive" in (x, y)},
+            "to_or_from_inconclusive": {k: f"{x} -> {y}" for k, (x, y) in pairs.items()
+                                        if x != y and "inconclusive" in (x, y)},
             "opposite": {k: f"{x} -> {y}" for k, (x, y) in pairs.items() if {x, y} == {"confirmed", "rejected"}},
             "decided": [sum(p[i] != "inconclusive" for p in pairs.values()) for i in (0, 1)],
             "largest_delta_move": max(moved.items(), key=lambda kv: kv[1], default=(None, 0.0))}
@@ -60,17 +61,19 @@ def compare(a: dict, b: dict) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--committed", default="HEAD:reports/latest/README.md", help="REV:PATH of the other machine's report")
+    p.add_argument("--committed", default="HEAD:reports/latest/README.md",
+                   help="the other machine's report: REV:PATH (git show) or a file")
     p.add_argument("--committed-machine", help="its machine, where the report does not name one")
     p.add_argument("--here", default="reports/latest/README.md")
     args = p.parse_args()
     machine = records.machine()
-    theirs = subprocess.run(["git", "show", args.committed], cwd=records.ROOT, capture_output=True, text=True,
-                            check=True).stdout
-    ours = (records.ROOT / args.here).read_text() if not Path(args.here).is_absolute() else Path(args.here).read_text()
+    theirs = Path(args.committed).read_text() if Path(args.committed).is_file() else subprocess.run(
+        ["git", "show", args.committed], cwd=records.ROOT, capture_output=True, text=True, check=True).stdout
+    ours = (records.ROOT / args.here).read_text()  # an absolute --here replaces ROOT
     machines = [machine_of(theirs) or args.committed_machine, machine_of(ours)]
     if None in machines:
-        raise SystemExit(f"name the machine of {args.committed if machines[0] is None else args.here}: its report does not")
+        unnamed = args.committed if machines[0] is None else args.here
+        raise SystemExit(f"name the machine of {unnamed}: its report does not")
     figures = {"machines": machines, **compare(verdicts(theirs), verdicts(ours))}
     figures["largest_delta_move"] = {"item": figures["largest_delta_move"][0],
                                      "points": round(100 * figures["largest_delta_move"][1], 1)}

@@ -1,4 +1,4 @@
-"""The machine a run executes on, named the way every measured figure should name it: CPU, cores, bf16 units, torch, GPU.
+"""The machine a run executes on, named as every measured figure should name it: CPU, cores, bf16 units, torch, GPU.
 
 Float bits, speed and even which dtype is fast differ between CPUs of one cloud kind (an AVX2-only CPU runs bf16
 matmuls many times slower than fp32, one with AMX many times faster), so a time, a latency or a claim of
