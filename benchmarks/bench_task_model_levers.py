@@ -86,11 +86,11 @@ def main() -> None:
     setup = load_setup(args.setup)
     changes = {"seed": args.seed, **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}}
     teacher_changes = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.teacher)}
-    spec = setup.training.teacher
+    labels = setup.training.teacher
     setup = setup.model_copy(update={
         "task_model": type(setup.task_model).model_validate({**setup.task_model.model_dump(), **changes}),
-        "training": setup.training.model_copy(update={"teacher": type(spec).model_validate(
-            {**spec.model_dump(), **teacher_changes})})})
+        "training": setup.training.model_copy(update={"teacher": type(labels).model_validate(
+            {**labels.model_dump(), **teacher_changes})})})
     spec = DataSpec.of(setup.data)
     split = Split.load(spec)
     teacher = Teacher(setup.training.teacher, split, spec.split_dir.name)
