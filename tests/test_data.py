@@ -175,3 +175,31 @@ def test_token_blocks_cut_a_text_longer_than_the_model_max_length_silently(micro
     assert blocks.numel() > tok.model_max_length
     assert blocks.flatten().tolist() == tok(play, add_special_tokens=False, verbose=False)["input_ids"][: blocks.numel()]
     assert "longer than the specified maximum" not in caplog.text
+
+
+def test_imdb_sentences_are_read_verified_and_split_from_the_registry_package():
+    from exaone_bench.data import unlabelled
+
+    reviews = unlabelled.imdb_reviews()
+    assert len(reviews) == 25_000  # IMDB's training reviews; the package's Rotten Tomatoes rows are skipped
+    review = 'A great film.<br /><br />It runs   long, but who cares? I did, and "it" is fine.) 2 stars for the cast!'
+    assert unlabelled.sentences(review) == ["It runs long, but who cares?", 'I did, and "it" is fine.',
+                                            "2 stars for the cast!"]  # three words are too few to keep
+    found = unlabelled.sentences(reviews[0])
+    assert len(found) > 5 and all(4 <= len(s.split()) <= 60 and "<br" not in s for s in found)
+
+
+def test_unlabelled_draw_is_seeded_distinct_and_never_a_held_out_text(tmp_path):
+    from exaone_bench.data import unlabelled
+
+    lines = [f"line {i} of the local file" for i in range(30)] + ["line 3 of the local file", "", "A Held-out   TEXT"]
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    drawn = unlabelled.draw(str(path), 30, seed=0, held_out=["a held-out text"])
+    assert sorted(drawn) == sorted(lines[:30]) and drawn != lines[:30]  # the duplicate, the empty line, the held-out text go
+    assert unlabelled.draw(str(path), 5, seed=0, held_out=[]) == unlabelled.draw(str(path), 5, seed=0, held_out=[])
+    assert unlabelled.draw(str(path), 5, seed=0, held_out=[]) != unlabelled.draw(str(path), 5, seed=1, held_out=[])
+    with pytest.raises(source.DataError, match="offers 30 distinct texts, fewer than the 31"):
+        unlabelled.draw(str(path), 31, seed=0, held_out=["a held-out text"])
+    with pytest.raises(source.DataError, match="neither 'imdb' nor a file"):
+        unlabelled.candidates(str(tmp_path / "absent.txt"))

@@ -3,6 +3,7 @@ and every variant read right after its cut and again after the one recovery."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,6 +123,23 @@ def test_texts_the_teacher_writes_join_the_transfer_set_and_ship_with_its_labels
     assert np.array_equal(gold[:n_rule], split.labels["train"])
     assert np.array_equal(gold[n_rule:], logits[n_rule:].argmax(1))  # no gold label: the teacher's choice stands in
 
+
+def test_unlabelled_texts_join_the_transfer_set_keyed_by_their_file(micro_task, tmp_path):
+    setup, split, task, _ = micro_task
+    held = split.texts["test"][0]
+    path = tmp_path / "reviews.txt"
+    path.write_text("\n".join([f"an unlabelled review, number {i}, of a film" for i in range(12)] + [held.upper()]) + "\n")
+    spec = setup.training.teacher.model_copy(update={"copies": 0, "unlabelled": 12, "unlabelled_source": str(path)})
+    assert "unlabelled" not in setup.training.teacher.keyed() and spec.keyed()["unlabelled"] == 12
+    teacher = Teacher(spec, split, task.teacher.split_name)
+    teacher.ensure(say=lambda text: None)
+    n_rule = len(split.texts["train"])
+    texts, logits, gold = teacher.transfer_texts(), teacher.logits(), teacher.gold()
+    assert len(texts) == len(logits) == len(gold) == n_rule + 12 and teacher.meta()["unlabelled_texts"] == 12
+    assert sorted(texts[n_rule:]) == sorted(f"an unlabelled review, number {i}, of a film" for i in range(12))
+    assert np.array_equal(gold[n_rule:], logits[n_rule:].argmax(1))  # no gold label: the teacher's choice stands in
+    path.write_text(path.read_text().replace("number 0,", "number zero,"))  # another file, other labels
+    assert Teacher(spec, split, task.teacher.split_name).dir != teacher.dir
 
 def test_the_task_model_reloads_as_a_causal_lm_with_its_head(micro_task):
     from transformers import AutoModelForCausalLM
@@ -470,3 +488,19 @@ def test_the_seed_screens_soup_is_the_mean_of_the_seeds_weights(tiny_exaone):
     ids = torch.tensor([[5, 6, 7, 8]])
     logits = [m.eval()(input_ids=ids).logits for m in (a, b, souped)]
     assert not torch.allclose(logits[2], logits[0]) and not torch.allclose(logits[2], logits[1])
+
+
+def test_an_unlabelled_source_that_is_no_file_stops_the_setup_in_one_line(tmp_path):
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.core.validate import SpecError
+
+    text = (Path(__file__).parents[1] / "experiments" / "setup.yaml").read_text()
+    path = tmp_path / "setup.yaml"
+    path.write_text(text.replace("teacher: {source: smollm2-135m}",
+                                 "teacher: {source: smollm2-135m, unlabelled: 100, unlabelled_source: absent.txt}"))
+    with pytest.raises(SpecError, match=r"setup.yaml.training.teacher.unlabelled_source: 'absent.txt' is neither imdb"):
+        load_setup(path)
+    (tmp_path / "texts.txt").write_text("a review of a film\n")
+    path.write_text(text.replace("teacher: {source: smollm2-135m}",
+                                 f"teacher: {{source: smollm2-135m, unlabelled: 1, unlabelled_source: {tmp_path / 'texts.txt'}}}"))
+    assert load_setup(path).training.teacher.unlabelled_source == str(tmp_path / "texts.txt")

@@ -225,6 +225,7 @@ def test_candidate_recipes_build_beside_the_default_and_bad_keys_fail():
 
 def test_brown_tags_are_stripped_back_to_sentences_and_unknown_packages_fail():
     from exaone_bench.data import npm_corpus
+    from exaone_bench.data.corpus import extra_documents
     from exaone_bench.data.source import DataError
 
     tagged = ("\n\n\tDan/np Morgan/np told/vbd himself/ppl he/pps would/md forget/vb Ann/np Turner/np ./.\n"
@@ -233,8 +234,10 @@ def test_brown_tags_are_stripped_back_to_sentences_and_unknown_packages_fail():
     assert npm_corpus._brown_text(tagged) == [
         'Dan Morgan told himself he would forget Ann Turner. He said " no ", and left (quietly).\n'
         "But all of this was rationalization."]
-    with pytest.raises(DataError, match=r"unknown extra_corpus \['wikipedia'\]"):
-        npm_corpus.check(["brown_corpus", "wikipedia"])
+    with pytest.raises(DataError, match=r"unknown extra_corpus \['wikipedia'\]; choose from .*'imdb_reviews'"):
+        extra_documents(["brown_corpus", "wikipedia"])
+    reviews = extra_documents(["imdb_reviews"])["imdb_reviews"]  # a registry package, no fetch: read here
+    assert len(reviews) == 25_000 and reviews[0].startswith("I rented I AM CURIOUS-YELLOW") and "<br" not in reviews[0]
 
 
 def test_shipped_or_built_builds_once_rebuilds_on_request_and_never_over_a_shipped_copy(tmp_path):

@@ -4,7 +4,8 @@ The teacher reads each text once (its last real token's final hidden state, froz
 logistic-regression probe, fitted on the training split and its strength chosen on validation,
 turns those features into log-probabilities. It labels the transfer set (data/augment.py: the
 training texts and their augmented copies; with `sampled`, texts the teacher LM writes itself,
-base_models/sampled.py), never a validation or test text; its test accuracy is
+base_models/sampled.py; with `unlabelled`, real sentences of the task's domain, data/unlabelled.py), never a
+validation or test text; its test accuracy is
 measured for the report only. The labels are a one-time job: computed where bf16 units make it
 fast (recorded in meta.json), cached by the hash of everything that made them, checksummed, and
 shipped for the default setup so that every machine distils from the very same numbers.
@@ -23,11 +24,12 @@ import torch
 from exaone_bench.base_models import sampled
 from exaone_bench.base_models.load import load_model
 from exaone_bench.config.setup import TeacherSetup
-from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
+from exaone_bench.core.cache import atomic_dir, located, sha256_file, shipped_or_built, stable_hash, write_checksums
 from exaone_bench.core.machine import bf16_units, cpu_name, gpu
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.augment import Augmentation, transfer_set
 from exaone_bench.data.split import Split
+from exaone_bench.data.unlabelled import IMDB, draw
 from exaone_bench.evaluation.classification import classification_metrics
 
 SAMPLED = "sampled.txt.gz"  # the texts the teacher LM wrote, one per line, beside the labels computed from them
@@ -40,8 +42,19 @@ def augmentation(spec: TeacherSetup) -> Augmentation:
 
 
 def key(spec: TeacherSetup, split_name: str) -> str:
-    """What the labels depend on: the teacher, the split, the transfer set and how it is read."""
-    return stable_hash({"teacher": spec.keyed(), "split": split_name, "c_grid": C_GRID, "version": 1})
+    """What the labels depend on: the teacher, the split, the transfer set (a local unlabelled file by its checksum)
+    and how it is read."""
+    keyed = {"teacher": spec.keyed(), "split": split_name, "c_grid": C_GRID, "version": 1}
+    if spec.unlabelled and spec.unlabelled_source != IMDB and Path(spec.unlabelled_source).expanduser().is_file():
+        keyed["unlabelled_sha256"] = sha256_file(Path(spec.unlabelled_source).expanduser())
+    return stable_hash(keyed)
+
+
+def unlabelled_texts(spec: TeacherSetup, split: Split) -> list[str]:
+    """The real in-domain texts the spec adds to the transfer set (none unless `unlabelled`), never a held-out text."""
+    if not spec.unlabelled:
+        return []
+    return draw(spec.unlabelled_source, spec.unlabelled, spec.seed, split.texts["validation"] + split.texts["test"])
 
 
 @torch.no_grad()
@@ -137,6 +150,10 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
         written = sampled.sample(causal_lm, tokenizer, split.texts["train"], spec.sampled, spec.seed, spec.sample_tokens,
                                  spec.batch_size, bf16, lambda k, n: writing.at(k))
         texts = texts + written
+    found = unlabelled_texts(spec, split)
+    if found:
+        say(f"teacher {src.name}: {len(found):,} unlabelled texts of {spec.unlabelled_source} added to the transfer set")
+    texts = texts + found
     parts = {"transfer": texts, "validation": split.texts["validation"], "test": split.texts["test"]}
     progress = _Progress(f"teacher {src.name}", sum(len(v) for v in parts.values()), spec.batch_size, say)
     feats = {}
@@ -151,7 +168,7 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
     test = classification_metrics(split.labels["test"], model.predict_log_proba(feats["test"]))
     validation = classification_metrics(split.labels["validation"], model.predict_log_proba(feats["validation"]))
     meta = {"teacher": src.name, "spec": spec.model_dump(), "split": split_name, "transfer_texts": len(texts),
-            "sampled_texts": len(written),
+            "sampled_texts": len(written), "unlabelled_texts": len(found),
             "train_texts": n_train, "probe": {"kind": "logistic regression on standardised last-token features",
                                               "C": c, "validation_accuracy_by_C": scores},
             "validation": validation, "test": test, "bf16": bf16, "seconds": round(time.perf_counter() - t0, 1),
@@ -219,16 +236,17 @@ class Teacher:
         return np.load(path).astype(np.float32)
 
     def transfer_texts(self) -> list[str]:
-        """The training texts, their rule-based copies, then the texts the teacher LM wrote (`sampled`); made once per
-        Teacher (a build and a feature read both ask)."""
+        """The training texts, their rule-based copies, the texts the teacher LM wrote (`sampled`), then the real
+        unlabelled ones (`unlabelled`); made once per Teacher (a build and a feature read both ask)."""
         if self._texts is None:
             texts = transfer_set(self.split.texts["train"], augmentation(self.spec))
-            self._texts = texts + (_read_lines(self.ensure() / SAMPLED) if self.spec.sampled else [])
+            texts += _read_lines(self.ensure() / SAMPLED) if self.spec.sampled else []
+            self._texts = texts + unlabelled_texts(self.spec, self.split)
         return list(self._texts)
 
     def gold(self) -> np.ndarray:
         """The student's gold label of each transfer text: a copy keeps its source text's label; a text the teacher LM
-        wrote has none, so the teacher's own choice stands in (pseudo-labelling)."""
+        wrote or an unlabelled one has none, so the teacher's own choice stands in (pseudo-labelling)."""
         train = self.split.labels["train"]
         copied = np.tile(train, self.spec.copies + 1)
         return np.concatenate([copied, self.logits()[len(copied):].argmax(1)]).astype(train.dtype)

