@@ -141,6 +141,7 @@ def test_unlabelled_texts_join_the_transfer_set_keyed_by_their_file(micro_task, 
     path.write_text(path.read_text().replace("number 0,", "number zero,"))  # another file, other labels
     assert Teacher(spec, split, task.teacher.split_name).dir != teacher.dir
 
+
 def test_the_task_model_reloads_as_a_causal_lm_with_its_head(micro_task):
     from transformers import AutoModelForCausalLM
 
@@ -406,8 +407,6 @@ def test_contextual_embeddings_average_the_teachers_states_over_each_tokens_uses
 
 def test_the_default_setup_cuts_from_its_shipped_task_model_and_teacher():
     """experiments/setup.yaml names the shipped task model and teacher labels exactly: a fresh clone verifies both."""
-    from pathlib import Path
-
     from exaone_bench.base_models.teacher import SHIPPED
     from exaone_bench.config.setup import load_setup
 

@@ -45,8 +45,9 @@ def key(spec: TeacherSetup, split_name: str) -> str:
     """What the labels depend on: the teacher, the split, the transfer set (a local unlabelled file by its checksum)
     and how it is read."""
     keyed = {"teacher": spec.keyed(), "split": split_name, "c_grid": C_GRID, "version": 1}
-    if spec.unlabelled and spec.unlabelled_source != IMDB and Path(spec.unlabelled_source).expanduser().is_file():
-        keyed["unlabelled_sha256"] = sha256_file(Path(spec.unlabelled_source).expanduser())
+    local = Path(spec.unlabelled_source).expanduser()
+    if spec.unlabelled and spec.unlabelled_source != IMDB and local.is_file():
+        keyed["unlabelled_sha256"] = sha256_file(local)
     return stable_hash(keyed)
 
 

