@@ -12,7 +12,7 @@ the classifier pools the same token for each. `--teacher` changes a `training.te
 `copies`, say): its labels are built once and cached by hash like any teacher's, and the run is then paired by seed
 only, since the data it draws from differ. Nothing else is written but the record.
 
-    python benchmarks/bench_task_model_levers.py [--seed 0] [--set weight_decay=0.1] [--teacher copies=10] [--eos]
+    python benchmarks/bench_task_model_levers.py [--seed 0] [--model DIR] [--set weight_decay=0.1] [--teacher copies=10] [--eos]
 """
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--setup", default="experiments/setup.yaml")
     p.add_argument("--seed", type=int, default=0, help="task_model.seed")
+    p.add_argument("--model", default=None, help="the LM the task model starts from (default: the setup's `model:`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a task_model key changed (YAML value)")
     p.add_argument("--teacher", action="append", default=[], metavar="KEY=VALUE",
                    help="a training.teacher key changed (YAML value)")
@@ -88,6 +89,7 @@ def main() -> None:
     teacher_changes = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.teacher)}
     labels = setup.training.teacher
     setup = setup.model_copy(update={
+        "model": args.model or setup.model,
         "task_model": type(setup.task_model).model_validate({**setup.task_model.model_dump(), **changes}),
         "training": setup.training.model_copy(update={"teacher": type(labels).model_validate(
             {**labels.model_dump(), **teacher_changes})})})
@@ -145,6 +147,7 @@ def main() -> None:
                                 "test_accuracy": round(r["test"]["accuracy"], 4),
                                 "test_precision": round(r["test"]["precision"], 4)} for k, r in rows.items() if k != "run"}}
     modes = (f"--setup {args.setup}" if args.setup != "experiments/setup.yaml" else "",
+             f"--model {args.model}" if args.model else "",
              f"--seed {args.seed}" if args.seed else "", *(f"--set {s}" for s in args.set),
              *(f"--teacher {s}" for s in args.teacher), "--eos" if args.eos else "")
     records.append(records.name("bench_task_model_levers", *modes), figures, GOAL, machine_before=machine,

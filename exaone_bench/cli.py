@@ -194,6 +194,45 @@ def cmd_original(args) -> int:
     return 0
 
 
+def cmd_cuts(args) -> int:
+    """Each structural variant of the experiment files cut from the setup's original and read before any recovery,
+    on the validation split: the figures a motivation cites (pipeline/cuts.py)."""
+    from exaone_bench.config.setup import load_setup
+    from exaone_bench.pipeline import cuts
+    from exaone_bench.pipeline.runner import Runner
+    from exaone_bench.suite.collect import load_experiment
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one line per variant, not a loading bar per copy of the original
+    setup = load_setup(args.setup)
+    files = args.experiments or sorted(p for p in Path(args.setup).parent.glob("*.yaml") if p.name != "setup.yaml")
+    runner = Runner(setup)
+    config = runner.load_base()[0].config
+    items = []
+    for path in files:
+        experiment = load_experiment(path, config)
+        if experiment.stage == "post_training":
+            print(f"{path}: skipped: a post-training file transforms fine-tuned classifiers, not the original")
+            continue
+        for v in experiment.variants:
+            if v.not_applicable:
+                print(f"{experiment.name}[{v.id}]: skipped: {v.not_applicable}")
+            else:
+                items.append((f"{experiment.name}[{v.id}]", v.compression))
+    source = runner.original.dir if runner.original is not None else setup.model
+    print(f"cut from {source}, read on the {args.split} split before any recovery "
+          f"(majority class {cuts.majority(runner.split, args.split):.3f}):", flush=True)
+    rows = []
+    for row in cuts.read(items, setup=setup, split=runner.split, load_base=runner.load_base, head=runner.head,
+                         measures=runner.measures, split_name=args.split):
+        rows.append(row)
+        read = [f"{m} {row.metrics[m]:.3f}" for m in ("accuracy", "precision") if m in row.metrics]
+        print(f"  {row.name}: " + ", ".join([*read, f"LM loss {row.lm_loss:.3f}"]), flush=True)
+    print(cuts.table(rows, () if runner.head is None else ("accuracy", "precision")))
+    return 0
+
+
 def _made_ready(thing, meta_file: str, rebuild: bool, say) -> tuple[str, dict]:
     """Verify or build a Teacher's labels or a TaskModel (`rebuild`: build it again here); where it is, and its meta."""
     from exaone_bench.base_models.teacher import SHIPPED
@@ -238,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build the teacher labels and task model again on this machine (data/), even where shipped, "
                         "and compare with the shipped ones")
     p.set_defaults(func=cmd_original)
+
+    p = sub.add_parser("cuts", help="each variant cut from the original, read before recovery on validation")
+    p.add_argument("experiments", nargs="*", help="experiment files (default: every one beside the setup)")
+    p.add_argument("--setup", default="experiments/setup.yaml", help="the setup whose original is cut")
+    p.add_argument("--split", choices=("validation", "test"), default="validation",
+                   help="where the head is read (validation: a motivation's figures leave the test split unseen)")
+    p.set_defaults(func=cmd_cuts)
 
     p = sub.add_parser("analyze", help="per-parameter table (+ per-layer redundancy with --calibration N)")
     p.add_argument("--model", default="exaone-tiny", help="hub id, local directory or built-in name")

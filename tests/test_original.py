@@ -503,3 +503,26 @@ def test_an_unlabelled_source_that_is_no_file_stops_the_setup_in_one_line(tmp_pa
     path.write_text(text.replace("teacher: {source: smollm2-135m}",
                                  f"teacher: {{source: smollm2-135m, unlabelled: 1, unlabelled_source: {tmp_path / 'texts.txt'}}}"))
     assert load_setup(path).training.teacher.unlabelled_source == str(tmp_path / "texts.txt")
+
+
+def test_cuts_reads_each_variant_before_recovery_on_validation(micro_task, tmp_path, capsys):
+    from exaone_bench import cli
+
+    setup, split, task, directory = micro_task
+    path = tmp_path / "setup.yaml"
+    path.write_text(json.dumps(setup.model_dump()))  # JSON is YAML
+    (tmp_path / "drop_layers.yaml").write_text(DROP)
+    assert cli.main(["cuts", "--setup", str(path)]) == 0  # every experiment file beside the setup
+    out = capsys.readouterr().out
+    majority = max(np.bincount(split.labels["validation"])) / len(split.labels["validation"])
+    assert f"cut from {directory}, read on the validation split before any recovery (majority class {majority:.3f})" in out
+    rows = {line.split(":")[0].strip(): line for line in out.splitlines() if line.startswith("  ")}
+    assert list(rows) == ["original", "drop_layers[last1]", "drop_layers[first1]"]
+    built = json.loads((directory / "run_meta.json").read_text())["validation"]  # the build's own read of the head
+    read = float(rows["original"].split("accuracy ")[1].split(",")[0])
+    assert read == pytest.approx(built["accuracy"], abs=2e-3)  # batches of 256 here, 128 there: a flip or two at most
+    table = out.split("majority class")[1]
+    assert "variant" in table and "-50.0%" not in table  # one of two layers: fewer parameters, not half (embeddings)
+    params = {name: int(line.split()[1].replace(",", "")) for name, line in
+              ((line.split()[0], line) for line in table.splitlines() if line.startswith(("original", "drop_layers")))}
+    assert params["drop_layers[last1]"] == params["drop_layers[first1]"] < params["original"]

@@ -24,7 +24,7 @@ from exaone_bench.base_models.load import cached_config, load_model
 from exaone_bench.base_models.teacher import SHIPPED, Teacher
 from exaone_bench.config.setup import Setup, TrainingSetup
 from exaone_bench.core.cache import atomic_dir, located, shipped_or_built, stable_hash, write_checksums
-from exaone_bench.core.machine import bf16_units, cpu_name, gpu
+from exaone_bench.core.machine import bf16_units, ran_on
 from exaone_bench.core.paths import data_dir
 from exaone_bench.core.validate import SpecError
 from exaone_bench.data.batches import Encoded, encode
@@ -142,8 +142,7 @@ def build(setup: Setup, split: Split, teacher: Teacher, out: Path, say: Callable
             "transfer_texts": len(s.data.ids), "steps": training.steps, "dtype": s.dtype,
             "final_loss": round(float(np.mean(result.losses[-50:])), 4), "tokens_per_second": round(result.tokens_per_second),
             "validation": scores["validation"], "test": scores["test"], "seconds": round(time.perf_counter() - t0, 1),
-            "ran_on": {"processor": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                       "cuda": gpu()}}
+            "ran_on": ran_on(torch.get_num_threads())}
     with atomic_dir(out) as tmp:
         causal_lm.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -13,7 +13,6 @@ shipped for the default setup so that every machine distils from the very same n
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from exaone_bench.base_models import sampled
 from exaone_bench.base_models.load import load_model
 from exaone_bench.config.setup import TeacherSetup
 from exaone_bench.core.cache import atomic_dir, located, sha256_file, shipped_or_built, stable_hash, write_checksums
-from exaone_bench.core.machine import bf16_units, cpu_name, gpu
+from exaone_bench.core.machine import bf16_units, ran_on
 from exaone_bench.core.paths import data_dir
 from exaone_bench.data.augment import Augmentation, transfer_set
 from exaone_bench.data.split import Split
@@ -173,9 +172,7 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
             "train_texts": n_train, "probe": {"kind": "logistic regression on standardised last-token features",
                                               "C": c, "validation_accuracy_by_C": scores},
             "validation": validation, "test": test, "bf16": bf16, "seconds": round(time.perf_counter() - t0, 1),
-            "ran_on": {"machine": platform.machine(), "processor": cpu_name(), "threads": torch.get_num_threads(),
-                       "cuda": gpu(),
-                       "torch": torch.__version__}}
+            "ran_on": ran_on(torch.get_num_threads())}
     with atomic_dir(out) as tmp:
         np.savez_compressed(tmp / "labels.npz", logits=logits.astype(np.float16))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -71,6 +71,14 @@ def describe() -> dict:
     return {"cpu": cpu_name(), "cores": cores(), "bf16_units": bf16_flags(), "torch": version, "gpu": gpu()}
 
 
+def ran_on(threads: int) -> dict:
+    """Where a one-time job whose output is shipped ran (a teacher's labels, a task model), as its meta file keeps
+    it: `cuda` names the GPU, else `processor` the CPU (`threads`: the torch threads it used)."""
+    machine = describe()
+    return {"machine": platform.machine(), "processor": machine["cpu"], "threads": threads, "cuda": machine["gpu"],
+            "torch": machine["torch"], "bf16_units": machine["bf16_units"]}
+
+
 def summary(machine: dict) -> str:
     """One line a report can print: 'Intel(R) Xeon(R) Processor, 2 cores, amx_bf16, torch 2.13.0+cpu'."""
     parts = [machine["cpu"], f"{machine['cores']} cores", "/".join(machine["bf16_units"]) or "no bf16 units",

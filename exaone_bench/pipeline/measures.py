@@ -50,8 +50,9 @@ class Measures:
         e = self.setup.evaluation
         return Interval.each(level_ci(self.split.labels["test"], preds, e.bootstrap, e.confidence))
 
-    def before_recovery(self, causal_lm, tokenizer, head) -> dict | None:
-        """The task model's classifier on the cut backbone, before any recovery: test metrics and predictions.
+    def before_recovery(self, causal_lm, tokenizer, head, split: str = "test") -> dict | None:
+        """The task model's classifier on the cut backbone, before any recovery: metrics and predictions on `split`
+        (the test split the run decides on; `exaone-bench cuts` reads validation, for motivations).
 
         One forward pass, no training, deterministic. None without a task head (`original: pretrained`).
         """
@@ -60,9 +61,10 @@ class Measures:
         torch.set_num_threads(torch_threads(self.setup))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         model = classifier_from(causal_lm, self.split.num_labels, 0, pad, head)
-        test = encode(tokenizer, self.split.texts["test"], self.split.labels["test"], self.setup.training.max_length)
-        logits = predict(model, test, pad, self.setup.evaluation.batch_size, self.setup.dtype)
-        return {"metrics": classification_metrics(self.split.labels["test"], logits), "preds": logits.argmax(1)[None]}
+        labels = self.split.labels[split]
+        data = encode(tokenizer, self.split.texts[split], labels, self.setup.training.max_length)
+        logits = predict(model, data, pad, self.setup.evaluation.batch_size, self.setup.dtype)
+        return {"metrics": classification_metrics(labels, logits), "preds": logits.argmax(1)[None]}
 
     def label_words(self) -> list[str]:
         """The zero-shot choices, one per label id: the setup's, else the data's label names."""

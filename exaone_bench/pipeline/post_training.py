@@ -24,7 +24,7 @@ import torch
 from exaone_bench.compression import post_training
 from exaone_bench.compression.calibration import calibration_for
 from exaone_bench.compression.post_training import pruning
-from exaone_bench.compression.registry import apply, cut_head
+from exaone_bench.compression.registry import cut_head
 from exaone_bench.config.experiment import Experiment, Variant
 from exaone_bench.config.metrics import NAMES
 from exaone_bench.config.setup import Setup
@@ -38,6 +38,7 @@ from exaone_bench.evidence.records import DeltaInterval, PostTrainingResult
 from exaone_bench.pipeline.baseline import BaselineCache
 from exaone_bench.pipeline.fitting import Fitter
 from exaone_bench.pipeline.measures import Measures, shape, torch_threads
+from exaone_bench.pipeline.variant import cut
 from exaone_bench.pipeline.seed_parts import model_fingerprint
 from exaone_bench.training.loop import predict, train
 
@@ -56,10 +57,8 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     c = s.calibration
     removed = []
     if variant.compression:  # the structural target, cut exactly as its own item cuts it
-        calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=split.texts["train"])
-        removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
-                        where=f"{Path(experiment.path).name}[{variant.id}].targets: {variant.target}")
-        tokenizer = calib.tokenizer
+        removed, tokenizer = cut(causal_lm, tokenizer, variant.compression, s, split,
+                                 where=f"{Path(experiment.path).name}[{variant.id}].targets: {variant.target}")
     # scores of the transform (Wanda's input norms) on blocks of the target's own vocabulary
     calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=split.texts["train"])
     t_compress = time.perf_counter() - t_load

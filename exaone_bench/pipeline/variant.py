@@ -49,11 +49,8 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     torch.set_num_threads(torch_threads(s))
     t_load = time.perf_counter()  # the compress time excludes the baseline seeds built above
     causal_lm, tokenizer, _ = load_base()
-    c = s.calibration
-    calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=split.texts["train"])
-    removed = apply(causal_lm, copy.deepcopy(variant.compression), calib,
-                    where=f"{Path(experiment.path).name}[{variant.id}].compression")
-    tokenizer = calib.tokenizer
+    removed, tokenizer = cut(causal_lm, tokenizer, variant.compression, s, split,
+                             where=f"{Path(experiment.path).name}[{variant.id}].compression")
     t_compress = time.perf_counter() - t_load
     lm_loss = measures.lm_loss(causal_lm, tokenizer)
     zero_shot_before = measures.zero_shot_of_variant(causal_lm, tokenizer)
@@ -87,6 +84,15 @@ def run(experiment: Experiment, variant: Variant, *, setup: Setup, split: Split,
     gc.collect()
     result.memory = memory_mb()
     return result
+
+
+def cut(causal_lm, tokenizer, compression: dict, setup: Setup, split: Split, where: str) -> tuple[list, object]:
+    """Cut `compression` from `causal_lm` in place, scored on the setup's calibration blocks of the training split:
+    the removal records and the tokenizer the cut model reads (trim_vocab gives it a new one)."""
+    c = setup.calibration
+    calib = calibration_for(tokenizer, c.samples, c.seq_len, c.seed, texts=split.texts["train"])
+    removed = apply(causal_lm, copy.deepcopy(compression), calib, where=where)
+    return removed, calib.tokenizer
 
 
 def before_recovery(name: str, variant: Variant, before: dict | None, base, s: Setup, labels) -> dict:
