@@ -526,3 +526,19 @@ def test_cuts_reads_each_variant_before_recovery_on_validation(micro_task, tmp_p
     params = {name: int(line.split()[1].replace(",", "")) for name, line in
               ((line.split()[0], line) for line in table.splitlines() if line.startswith(("original", "drop_layers")))}
     assert params["drop_layers[last1]"] == params["drop_layers[first1]"] < params["original"]
+
+
+def test_cuts_from_the_lm_itself_read_lm_loss_and_parameters_only(micro_reference, tmp_path, capsys):
+    from exaone_bench import cli
+
+    path = tmp_path / "setup.yaml"
+    path.write_text(f"model: {micro_reference}\nevaluation: {{zero_shot: {{enabled: false}}}}\n")
+    (tmp_path / "drop_layers.yaml").write_text(DROP)
+    assert cli.main(["cuts", "--setup", str(path), str(tmp_path / "drop_layers.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert f"cut from {micro_reference}, read on the validation split" in out
+    lines = [line for line in out.splitlines() if line.startswith("  ")]
+    assert [line.split(":")[0].strip() for line in lines] == ["original", "drop_layers[last1]", "drop_layers[first1]"]
+    losses = [float(line.split("LM loss ")[1]) for line in lines]
+    assert all(0 < x < 20 for x in losses) and losses[1] != losses[0] != losses[2]  # no head: the LM's own damage
+    assert "accuracy" not in out.split("majority class")[1]
