@@ -130,6 +130,18 @@ def test_sigint_leaves_no_running_run_an_incomplete_report_and_no_half_written_c
     setup = micro_setup(micro_reference).replace("steps: 6", "steps: 400").replace("seeds: 2", "seeds: 1")
     pytester.makefile(".yaml", **{"experiments/setup": setup, "experiments/drop_layers": DROP,
                                   "experiments/reduce_mlp": MLP})
+    # the first item's report, before the plugin records it: the MLflow writer thread must already run, since a
+    # SIGINT inside its start (the first record) would lose the first result and the interrupted run's report
+    pytester.makeconftest("""
+        import threading
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_logreport(report):
+            if report.when == "call":
+                with open("threads.txt", "a") as f:
+                    f.write(",".join(t.name for t in threading.enumerate()) + "\\n")
+    """)
     log = pytester.path / "run.log"
     with open(log, "w") as f:
         # --tb=native: a SIGINT that lands on a frame without a line number (inside transformers' config code)
@@ -151,6 +163,7 @@ def test_sigint_leaves_no_running_run_an_incomplete_report_and_no_half_written_c
         proc.wait(timeout=60)
         pytest.fail(f"the interrupted session did not end in 240 s; its log and stacks:\n{log.read_text()[-20000:]}")
     assert status == pytest.ExitCode.INTERRUPTED, log.read_text()
+    assert "exaone-bench-mlflow" in (pytester.path / "threads.txt").read_text().splitlines()[0]
     doc = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
     assert doc["incomplete"] and 1 <= len(doc["variants"]) < 3
     assert "**Incomplete: the run was interrupted.**" in (pytester.path / "reports" / "latest" / "README.md").read_text()

@@ -219,6 +219,7 @@ class ResultHooks:
         self.said_resolution = False
 
     def _start_progress(self, config, nodeids) -> None:
+        self.bench.start_writer()  # before any item reports: see BenchSession.start_writer
         workers = getattr(config.option, "numprocesses", None)
         self.bench.start_progress(nodeids, config.pluginmanager.get_plugin("terminalreporter"),
                                   workers if isinstance(workers, int) and workers else 1,

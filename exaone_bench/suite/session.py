@@ -165,17 +165,23 @@ class BenchSession:
             self._tracker.start_parent(f"session {self.stamp}", self.setup.flat(), self.setup.as_dict(), self._tags)
         return self._tracker
 
-    def _write(self, fn, *args):
-        """Run an MLflow write on the session's one writer thread, in arrival order; returns its future.
-
-        On xdist a worker starts its next variant only once the controller has handled the last
-        one's report, and the first write (importing mlflow, opening sqlite) takes seconds. A SIGINT
-        inside the pool's first thread start is mended at the session's end (plugin._stop_thread_pools).
-        """
+    def start_writer(self) -> None:
+        """Start the MLflow writer thread before the first item's report. `Thread.start` waits for the new thread: a
+        SIGINT landing in that wait, inside the first `record`, would lose the first result and leave the interrupted
+        run without a report; before any item it loses nothing (plugin._stop_thread_pools mends the pool)."""
         if self._writer is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="exaone-bench-mlflow")
+            self._writer.submit(lambda: None).result()
+
+    def _write(self, fn, *args):
+        """Run an MLflow write on the session's one writer thread, in arrival order; returns its future.
+
+        On xdist a worker starts its next variant only once the controller has handled the last
+        one's report, and the first write (importing mlflow, opening sqlite) takes seconds.
+        """
+        self.start_writer()  # started at collection already (plugin): a no-op here
         future = self._writer.submit(fn, *args)
         self._writes.append(future)
         return future
