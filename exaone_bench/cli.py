@@ -197,12 +197,12 @@ def cmd_original(args) -> int:
 def cmd_cuts(args) -> int:
     """Each structural variant of the experiment files cut from the setup's original and read before any recovery,
     on the validation split: the figures a motivation cites (pipeline/cuts.py)."""
+    from transformers.utils import logging as hf_logging
+
     from exaone_bench.config.setup import load_setup
     from exaone_bench.pipeline import cuts
     from exaone_bench.pipeline.runner import Runner
     from exaone_bench.suite.collect import load_experiment
-
-    from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one line per variant, not a loading bar per copy of the original
     setup = load_setup(args.setup)
