@@ -199,6 +199,7 @@ def cmd_cuts(args) -> int:
     on the validation split: the figures a motivation cites (pipeline/cuts.py)."""
     from transformers.utils import logging as hf_logging
 
+    from exaone_bench.base_models.load import cached_config
     from exaone_bench.config.setup import load_setup
     from exaone_bench.pipeline import cuts
     from exaone_bench.pipeline.runner import Runner
@@ -208,7 +209,9 @@ def cmd_cuts(args) -> int:
     setup = load_setup(args.setup)
     files = args.experiments or sorted(p for p in Path(args.setup).parent.glob("*.yaml") if p.name != "setup.yaml")
     runner = Runner(setup)
-    config = runner.load_base()[0].config
+    source = runner.original.dir if runner.original is not None else setup.model
+    # the shapes each spec is checked against (and what it cannot cut), from config.json alone where it is on disk
+    config = cached_config(source, setup.trust_remote_code) or runner.load_base()[0].config
     items = []
     for path in files:
         experiment = load_experiment(path, config)
@@ -220,7 +223,6 @@ def cmd_cuts(args) -> int:
                 print(f"{experiment.name}[{v.id}]: skipped: {v.not_applicable}")
             else:
                 items.append((f"{experiment.name}[{v.id}]", v.compression))
-    source = runner.original.dir if runner.original is not None else setup.model
     print(f"cut from {source}, read on the {args.split} split before any recovery "
           f"(majority class {cuts.majority(runner.split, args.split):.3f}):", flush=True)
     rows = []

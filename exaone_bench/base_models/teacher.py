@@ -139,8 +139,12 @@ class _Progress:
             self.say(f"{self.what}: {seen:,}/{self.total:,} texts, {rate:,.0f} texts/s, ETA {(self.total - seen) / rate:,.0f} s")
 
 
-def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Callable[[str], None] = print) -> Path:
-    """Features of the transfer set, validation and test; the probe; its labels and test metrics, into `out`."""
+def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Callable[[str], None] = print,
+          found: list[str] | None = None) -> Path:
+    """Features of the transfer set, validation and test; the probe; its labels and test metrics, into `out`.
+
+    `found`: the spec's unlabelled texts when the caller has drawn them already (`Teacher.unlabelled`).
+    """
     t0 = time.perf_counter()
     texts = transfer_set(split.texts["train"], augmentation(spec))
     causal_lm, tokenizer, src, bf16 = _reader(spec)
@@ -150,7 +154,7 @@ def build(spec: TeacherSetup, split: Split, split_name: str, out: Path, say: Cal
         written = sampled.sample(causal_lm, tokenizer, split.texts["train"], spec.sampled, spec.seed, spec.sample_tokens,
                                  spec.batch_size, bf16, lambda k, n: writing.at(k))
         texts = texts + written
-    found = unlabelled_texts(spec, split)
+    found = unlabelled_texts(spec, split) if found is None else found
     if found:
         say(f"teacher {src.name}: {len(found):,} unlabelled texts of {spec.unlabelled_source} added to the transfer set")
     texts = texts + found
@@ -203,14 +207,21 @@ class Teacher:
         # local: this machine's cache even where labels are shipped (`exaone-bench original --rebuild`)
         self.spec, self.split, self.split_name = spec, split, split_name
         self.dir = labels_dir(spec, split_name, local)
-        self._logits = self._texts = None
+        self._logits = self._texts = self._unlabelled = None
 
     def ensure(self, say: Callable[[str], None] = print, rebuild: bool = False) -> Path:
         """The labels' directory, checked against its checksums; built when absent or asked to (never over a shipped one)."""
         if rebuild:
             self._logits = self._texts = None
         return shipped_or_built(self.dir, self.dir.parent == SHIPPED,
-                                lambda: build(self.spec, self.split, self.split_name, self.dir, say), rebuild)
+                                lambda: build(self.spec, self.split, self.split_name, self.dir, say, self.unlabelled()),
+                                rebuild)
+
+    def unlabelled(self) -> list[str]:
+        """The spec's real unlabelled texts, drawn once per Teacher (a build and `transfer_texts` both ask)."""
+        if self._unlabelled is None:
+            self._unlabelled = unlabelled_texts(self.spec, self.split)
+        return self._unlabelled
 
     def meta(self) -> dict:
         return json.loads((self.ensure() / "meta.json").read_text())
@@ -239,7 +250,7 @@ class Teacher:
         if self._texts is None:
             texts = transfer_set(self.split.texts["train"], augmentation(self.spec))
             texts += _read_lines(self.ensure() / SAMPLED) if self.spec.sampled else []
-            self._texts = texts + unlabelled_texts(self.spec, self.split)
+            self._texts = texts + self.unlabelled()
         return list(self._texts)
 
     def gold(self) -> np.ndarray:

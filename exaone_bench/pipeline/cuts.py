@@ -41,7 +41,7 @@ def read(items: Iterable[tuple[str, dict]], *, setup: Setup, split: Split, load_
     """
     for name, compression in [(BASE, {}), *items]:
         causal_lm, tokenizer, _ = load_base()
-        removed, cut_at = [], head
+        cut_at = head
         if compression:
             removed, tokenizer = cut(causal_lm, tokenizer, compression, setup, split, where=name)
             cut_at = cut_head(head, removed) if head is not None else None
