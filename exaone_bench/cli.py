@@ -28,12 +28,20 @@ def cmd_reference(args) -> int:
     from exaone_bench.base_models.exaone_tiny.store import (
         ensure_reference,
         read_meta,
+        ship,
         shipped_dir,
         shipped_meta,
         weights_sha256,
     )
 
     recipe = from_assignments(MICRO if args.micro else DEFAULT, args.set)
+    if args.ship:
+        try:
+            to = ship(Path(args.ship), recipe)
+        except ValueError as e:
+            print(f"exaone-bench reference --ship: {e}", file=sys.stderr)
+            return 2
+        print(f"{recipe.name}: shipped {args.ship} at {to} (commit that folder)")
     t0 = time.perf_counter()
     try:
         out = ensure_reference(recipe, rebuild=args.rebuild, device=args.device, steps_per_piece=args.steps_per_piece)
@@ -271,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a candidate recipe: override a recipe field (e.g. steps=15000, extra_corpus=brown_corpus,moby_dick); "
                         "it builds into data/models/<name>-<hash>, beside the default")
+    p.add_argument("--ship", metavar="DIR", default=None,
+                   help="copy the checkpoint built in DIR into the package as this recipe's shipped one "
+                        "(a candidate built with --set ships as the recipe it equals, name aside)")
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("original", help="verify the setup's teacher labels and task model, or build them once")

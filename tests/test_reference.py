@@ -31,6 +31,15 @@ def test_default_recipe_mirrors_exaone_1_2b_proportions():
     assert cfg.sliding_window is None
 
 
+def test_the_default_recipe_is_shipped_so_a_fresh_clone_never_pretrains_it():
+    """The default checkpoint verifies from the package (hours to pretrain on 2 cores); built under a candidate's name."""
+    meta = store.shipped_meta(recipes.DEFAULT)
+    assert meta is not None and meta["recipe_hash"] == recipes.DEFAULT.hash
+    assert store.ensure_reference(progress=False) == store.shipped_dir(recipes.DEFAULT)
+    assert meta["built_as"]["name"] == recipes.from_assignments(recipes.DEFAULT, ["steps=6000"]).name
+    assert meta["validation"]["review_validation_split"]["lm_loss"] < 4.8  # the LM goal of docs/reference.md
+
+
 def test_micro_build_writes_a_loadable_checkpoint(micro_reference):
     names = {p.name for p in micro_reference.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "run_meta.json", "checksums.json"} <= names
@@ -93,7 +102,7 @@ def test_load_from_local_directory(micro_reference):
 def test_resolve_kinds_and_errors(tmp_path, data_root):
     assert resolve("LGAI-EXAONE/EXAONE-4.0-1.2B").kind == "hub"
     builtin = resolve("exaone-tiny", build=False)
-    assert builtin.kind == "builtin" and builtin.location == str(data_root / "models" / "exaone-tiny")
+    assert builtin.kind == "builtin" and builtin.location == str(store.shipped_dir())  # shipped: never built here
     with pytest.raises(SourceError, match="unknown model source 'exaone-huge'; accepted: a built-in name"):
         resolve("exaone-huge")
     with pytest.raises(SourceError, match="directory has no config.json"):
@@ -209,6 +218,33 @@ def test_a_shipped_checkpoint_is_verified_instead_of_pretrained(fresh_data, monk
     (tmp_path / "shipped" / PIECES.name / "model.safetensors").write_bytes(b"truncated")
     with pytest.raises(RuntimeError, match="files do not match checksums.json; restore them with git"):
         store.ensure_reference(PIECES, progress=False)
+
+
+def test_a_candidate_ships_as_the_recipe_it_equals_and_nothing_else_ships(fresh_data, monkeypatch, tmp_path, capsys):
+    """`reference --ship DIR`: a candidate built under its own name becomes the recipe's shipped checkpoint."""
+    candidate = recipes.from_assignments(PIECES, ["steps=12"])  # PIECES under a candidate's name
+    assert candidate.name != PIECES.name and dataclasses.replace(candidate, name=PIECES.name) == PIECES
+    built = store.ensure_reference(candidate, progress=False)
+    monkeypatch.setattr(store, "SHIPPED", tmp_path / "shipped")
+    monkeypatch.setattr(recipes, "MICRO", PIECES)
+    assert cli.main(["reference", "--micro", "--ship", str(built)]) == 0
+    out = capsys.readouterr().out
+    shipped = tmp_path / "shipped" / PIECES.name
+    assert f"{PIECES.name}: shipped {built} at {shipped}" in out and f"shipped checkpoint verified at {shipped}" in out
+    meta = json.loads((shipped / "run_meta.json").read_text())
+    assert (meta["recipe"]["name"], meta["recipe_hash"]) == (PIECES.name, PIECES.hash)
+    assert meta["built_as"] == {"name": candidate.name, "recipe_hash": candidate.hash}
+    assert verify_checksums(shipped) and _weights_sha(shipped) == _weights_sha(built)
+    assert store.ensure_reference(PIECES, progress=False) == shipped
+    assert not store.reference_dir(PIECES).exists()  # verified, never pretrained
+
+    assert cli.main(["reference", "--micro", "--set", "steps=13", "--set", "lr=0.001", "--ship", str(built)]) == 2
+    err = capsys.readouterr().err
+    assert "built from another recipe than" in err and "steps 12 (recipe: 13)" in err and "lr 0.003 (recipe: 0.001)" in err
+    assert not store.shipped_dir(recipes.from_assignments(PIECES, ["steps=13", "lr=0.001"])).exists()
+    (built / "tokenizer.json").write_text("{}")
+    with pytest.raises(ValueError, match="do not match checksums.json"):
+        store.ship(built, PIECES)
 
 
 def test_candidate_recipes_build_beside_the_default_and_bad_keys_fail():
