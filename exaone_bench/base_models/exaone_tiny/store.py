@@ -107,7 +107,7 @@ def ship(directory: Path, recipe: Recipe = DEFAULT) -> Path:
         built = Recipe(**{**meta["recipe"], "extra_corpus": tuple(meta["recipe"]["extra_corpus"])})
     except TypeError as e:  # a field this version's Recipe lacks, or lacks one it has
         raise ValueError(f"{directory}: its run_meta.json recipe does not fit this version's Recipe ({e})") from e
-    if meta.get("recipe_hash") != built.hash or not verify_checksums(directory):
+    if checkpoint_meta(directory, built) is None:  # its recipe hash and checksums, as every verified checkpoint's
         raise ValueError(f"{directory}: its files do not match checksums.json or its recipe hash; rebuild it")
     if replace(built, name=recipe.name) != recipe:
         ours, theirs = asdict(recipe), asdict(built)
